@@ -1,0 +1,207 @@
+/*  =========================================================================
+    rt_internal.h - structures shared by the runtime's own files only
+
+    Threads and who owns what:
+      - a worker thread owns its actors, their mailboxes, its ready queue,
+        its overlay of not-yet-durable keys and its LMDB reader; nobody
+        else touches them;
+      - other threads reach a worker only through its inbox (mutex);
+      - the committer thread runs commit callbacks, which release a turn's
+        outputs into inboxes and futures;
+      - a future is reference-counted: the asker and the runtime each hold
+        one reference.
+    =========================================================================
+*/
+#ifndef RT_INTERNAL_H_INCLUDED
+#define RT_INTERNAL_H_INCLUDED
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include "rt_runtime.h"
+#include "rt_error.h"
+#include "store/st_store.h"
+#include "store/st_commit.h"
+#include "store/st_keys.h"
+
+typedef struct rt_future rt_future_t;
+typedef struct rt_worker rt_worker_t;
+typedef struct rt_actor rt_actor_t;
+typedef struct rt_timer rt_timer_t;
+typedef struct rt_pump rt_pump_t;
+typedef struct rt_kv rt_kv_t;
+
+/* ---- messages in memory ------------------------------------------------ */
+
+enum {
+    RT_MF_IDEM     = 1 << 0,    /* carries scope, key, fingerprint */
+    RT_MF_SRC      = 1 << 1,    /* delivered from an outbox */
+    RT_MF_REMINDER = 1 << 2,    /* fired by a reminder; rkey set */
+    RT_MF_KILL     = 1 << 3,    /* control: kill the addressed actor */
+    RT_MF_ASKED    = 1 << 4,    /* an actor asked: reply to from/corr_id */
+};
+
+/*  One allocation: the struct, then the body and the optional parts. */
+typedef struct rt_imsg {
+    struct rt_imsg *next;
+    rt_addr_t    to;
+    rt_addr_t    from;          /* from.type 0: from outside */
+    uint64_t     hash;          /* rt_hash(to) */
+    uint16_t     type;
+    uint16_t     flags;
+    int32_t      status;        /* replies */
+    uint64_t     corr_id;
+    rt_future_t *future;        /* outside ask: the reply goes here */
+    uint32_t     src_shard;     /* RT_MF_SRC */
+    uint64_t     src_seq, src_low;
+    uint8_t      fingerprint[RT_FINGERPRINT_BYTES];
+    char        *idem_scope;    /* NUL-terminated, in tail */
+    char        *idem_key;
+    uint8_t     *rkey;          /* RT_MF_REMINDER: the 'R' key */
+    size_t       rklen;
+    char        *traceparent;   /* or NULL */
+    uint8_t     *body;
+    size_t       body_len;
+    uint8_t      tail[];
+} rt_imsg_t;
+
+/*  Allocate a message with room for body and the optional parts (sizes 0
+    when absent); copies body. NULL on allocation failure. */
+rt_imsg_t *rt_imsg_new (const rt_addr_t *to, uint16_t type, const void *body,
+                        size_t body_len, size_t scope_len, size_t key_len,
+                        size_t rklen, bool trace);
+void rt_imsg_free (rt_imsg_t **p);
+
+/*  Address hash: FNV-1a 64 over [type:2 big-endian][key]. Stable on disk
+    (shards) and used for worker pinning. */
+uint64_t rt_hash (uint16_t type, const char *key, size_t len);
+
+/* ---- futures ------------------------------------------------------------ */
+
+rt_future_t *rt_future_new (void);          /* two references */
+void rt_future_complete (rt_future_t *f, int err, int status, bool replayed,
+                         const void *body, size_t len);
+/*  Wait up to timeout_ms; copies the reply out (body ownership moves).
+    Returns false on timeout. */
+bool rt_future_wait (rt_future_t *f, int timeout_ms, rt_reply_t *out);
+void rt_future_release (rt_future_t **p);
+
+/* ---- per-worker map of keys written by turns not yet durable ---------- */
+
+/*  Keys (idempotency records, dedup marks) that a worker wrote in a turn
+    whose commit is still in flight. Lookups check it before LMDB so a
+    duplicate arriving in that window is still recognised. Entries whose
+    seq is durable are dropped lazily. */
+rt_kv_t *rt_kv_new (void);
+void rt_kv_destroy (rt_kv_t **p);
+int rt_kv_put (rt_kv_t *self, const void *k, size_t klen, const void *v,
+               size_t vlen, uint64_t seq);
+/*  Returns the value (and its seq) or NULL. */
+const uint8_t *rt_kv_get (rt_kv_t *self, const void *k, size_t klen,
+                          size_t *vlen, uint64_t *seq);
+/*  Remove one key, if present. */
+void rt_kv_del (rt_kv_t *self, const void *k, size_t klen);
+/*  Drop entries with seq <= durable; returns how many remain. */
+size_t rt_kv_prune (rt_kv_t *self, uint64_t durable);
+
+/* ---- the runtime -------------------------------------------------------- */
+
+typedef struct {
+    atomic_uint_fast64_t activations, passivations, kills;
+} rt_type_counters_t;
+
+struct rt_runtime {
+    rt_options_t        opts;
+    char                node_id[32];
+    const rt_type_def_t *types[RT_TYPES_MAX];
+    rt_type_counters_t  type_counters[RT_TYPES_MAX];
+    st_store_t         *store;
+    st_committer_t     *committer;
+    rt_worker_t       **workers;
+    uint32_t            nworkers;
+    rt_timer_t         *timer;
+    rt_pump_t          *pump;
+    atomic_bool         started;
+    atomic_bool         stopping;
+    atomic_uint_fast64_t next_corr;
+    atomic_uint_fast64_t refused, idem_replays, reminders_fired;
+    atomic_uint_fast64_t turns;
+};
+
+/*  The worker that owns an address. */
+static inline rt_worker_t *
+rt_worker_for (rt_runtime_t *rt, uint64_t hash)
+{
+    return rt->workers[(hash >> 33) % rt->nworkers];
+}
+
+/*  Hand msg to its actor's worker (taken). Returns 0, or an rt_err_t after
+    failing the message (future completed with the error, asker told). */
+int rt_deliver (rt_runtime_t *rt, rt_imsg_t *msg);
+
+/*  Fail a message that will not run: complete its future, answer an
+    asking actor, drop a tell. Frees msg. */
+void rt_imsg_fail (rt_runtime_t *rt, rt_imsg_t *msg, int err);
+
+int64_t rt_now_ms (void);
+
+/* ---- workers (rt_worker.c) ---------------------------------------------- */
+
+rt_worker_t *rt_worker_new (rt_runtime_t *rt, uint32_t index);
+int rt_worker_start (rt_worker_t *self);
+void rt_worker_stop (rt_worker_t *self);
+void rt_worker_destroy (rt_worker_t **p);
+/*  Queue msg in the worker's inbox (any thread). RT_EOVERLOADED when full;
+    msg is then still the caller's. */
+int rt_worker_push (rt_worker_t *self, rt_imsg_t *msg);
+/*  The calling thread's worker, or NULL. */
+rt_worker_t *rt_worker_current (void);
+/*  Deliver straight into a mailbox: only on the worker's own thread. */
+int rt_worker_deliver_local (rt_worker_t *self, rt_imsg_t *msg);
+void rt_worker_stats (rt_worker_t *self, rt_stats_t *acc);
+
+/* ---- the turn (rt_ctx.c) ------------------------------------------------- */
+
+struct rt_ctx;
+/*  Run one message through its actor (worker thread). Takes msg. */
+void rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive);
+
+/*  Worker-side helpers the turn uses. */
+void *rt_actor_state (rt_actor_t *a);
+void rt_actor_set_state (rt_actor_t *a, void *state);
+const rt_addr_t *rt_actor_addr_of (rt_actor_t *a, rt_addr_t *buf);
+uint64_t rt_actor_pending_seq (rt_actor_t *a);
+void rt_actor_set_pending_seq (rt_actor_t *a, uint64_t seq);
+void rt_worker_kill_actor (rt_worker_t *w, rt_actor_t *a);
+rt_runtime_t *rt_worker_runtime (rt_worker_t *w);
+st_reader_t *rt_worker_reader (rt_worker_t *w);
+rt_kv_t *rt_worker_overlay (rt_worker_t *w);
+
+/* ---- reminders (rt_timer.c) and outbox (rt_pump.c) --------------------- */
+
+rt_timer_t *rt_timer_new (rt_runtime_t *rt);
+int rt_timer_start (rt_timer_t *self);
+/*  Join the thread; the structure stays usable by commit callbacks. */
+void rt_timer_stop (rt_timer_t *self);
+void rt_timer_destroy (rt_timer_t **p);
+/*  A reminder of shard was set for due_ms (committed): wake if earlier. */
+void rt_timer_scheduled (rt_timer_t *self, uint32_t shard, int64_t due_ms);
+/*  The fired reminder rkey was handled and its deletion is durable. */
+void rt_timer_done (rt_timer_t *self, const uint8_t *rkey, size_t rklen);
+
+rt_pump_t *rt_pump_new (rt_runtime_t *rt);
+int rt_pump_start (rt_pump_t *self);
+/*  Join the thread; the structure stays usable by commit callbacks. */
+void rt_pump_stop (rt_pump_t *self);
+void rt_pump_destroy (rt_pump_t **p);
+/*  Next outbox sequence number of shard (>= 1). */
+uint64_t rt_pump_next_seq (rt_pump_t *self, uint32_t shard);
+/*  Lowest outbox seq of shard not yet acknowledged and deleted. */
+uint64_t rt_pump_low (rt_pump_t *self, uint32_t shard);
+/*  The entry (shard, seq) holding envelope is durable: deliver it. */
+void rt_pump_sent (rt_pump_t *self, uint32_t shard, uint64_t seq,
+                   const uint8_t *env, size_t len);
+/*  The receiver has durably processed (shard, seq). */
+void rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq);
+void rt_pump_stats (rt_pump_t *self, rt_stats_t *acc);
+
+#endif

@@ -1,0 +1,189 @@
+/*  =========================================================================
+    rt_limits.h - every bound pasar enforces, in one place, each with its reason
+
+    A queue, buffer, count or retry that is not listed here is a bug: nothing
+    in the runtime may grow without a named ceiling. Values are compile-time
+    defaults; the ones an operator may tune are also keys of cluster.toml
+    (docs/config.md), and the header gives the range config validation accepts.
+    =========================================================================
+*/
+#ifndef RT_LIMITS_H_INCLUDED
+#define RT_LIMITS_H_INCLUDED
+
+/* ---- Addresses ------------------------------------------------------- */
+
+/*  Actor key length. Ids are a 4-byte prefix plus a 26-char ULID; emails
+    (the email-claim actor) are capped by RFC 5321 at 254 but we hash long
+    ones, so 64 bytes holds every key with room, and keeps an address small
+    enough to live inline in every message. */
+#define RT_KEY_MAX              64
+
+/*  Registered actor types. The wire carries the type as a small integer;
+    a fixed table keeps dispatch an array index. */
+#define RT_TYPES_MAX            64
+
+/*  Message types per actor type: handler tables are arrays indexed by it. */
+#define RT_MSG_TYPES_MAX        64
+
+/* ---- Messages -------------------------------------------------------- */
+
+/*  One message body. HTTP bodies are capped at 64 KiB by default (API.md)
+    and a rendered reply (a page of 100 listings) stays well under 1 MiB;
+    anything larger is a bug or an attack, and a bounded body keeps one
+    message from starving a worker or the commit batch. */
+#define RT_BODY_MAX_BYTES       (1u << 20)
+
+/*  One encoded envelope: the body plus headers (addresses, idempotency
+    key, fingerprint, traceparent) which together stay under 1 KiB. */
+#define RT_ENVELOPE_MAX_BYTES   (RT_BODY_MAX_BYTES + 4096)
+
+/*  Fields in an envelope map. The schema has 16; a few spare slots let a
+    newer peer add fields an older one skips, without letting a hostile
+    peer make us walk a million keys. */
+#define RT_ENVELOPE_FIELDS_MAX  32
+
+/*  Nesting inside an envelope: map -> address array -> scalar. */
+#define RT_ENVELOPE_DEPTH_MAX   3
+
+/*  Idempotency-Key: API.md allows 1..255 printable ASCII. */
+#define RT_IDEM_KEY_MAX         255
+
+/*  Idempotency scope (the principal, e.g. "usr_..." plus route template). */
+#define RT_IDEM_SCOPE_MAX       192
+
+/*  Request fingerprint: SHA-256 of method, path and canonical body. */
+#define RT_FINGERPRINT_BYTES    32
+
+/*  W3C traceparent is exactly 55 characters in version 00. */
+#define RT_TRACEPARENT_LEN      55
+
+/* ---- Queues ---------------------------------------------------------- */
+
+/*  Messages waiting in one worker's inbox (from other threads). Bounded so
+    a flood turns into `overloaded` refusals at the door instead of memory
+    growth; 64 Ki messages is ~50 ms of work at our measured turn rate.
+    cluster.toml: runtime.worker_inbox_max (1024..16777216). */
+#define RT_WORKER_INBOX_DEFAULT (64u * 1024)
+
+/*  Messages waiting for one actor. One actor handles one message at a
+    time, so a deep mailbox only adds latency for everyone queued behind it;
+    1024 is seconds of backlog for a hot entity, and a full mailbox answers
+    `overloaded` (HTTP 503 + Retry-After) rather than growing.
+    cluster.toml: runtime.mailbox_max (16..1048576). */
+#define RT_MAILBOX_DEFAULT      1024u
+
+/*  Commit records queued for the committer thread. When full, workers stop
+    taking new messages until the disk catches up: back-pressure from fsync
+    reaches the edge as full inboxes, never as unbounded memory. */
+#define RT_COMMIT_QUEUE_MAX     (16u * 1024)
+
+/*  Records per LMDB write transaction. Group commit amortises one fsync
+    over the batch; past a few thousand records the transaction's dirty
+    pages dominate and latency grows with no throughput gain. */
+#define RT_COMMIT_BATCH_MAX     4096u
+
+/*  Turns a worker runs for one actor before moving on to the next ready
+    actor, so a hot actor cannot starve its worker's other actors. */
+#define RT_TURNS_PER_ACTIVATION 64u
+
+/* ---- Actors ---------------------------------------------------------- */
+
+/*  Resident (activated) actors per node before the least recently used
+    idle ones are passivated. 2 M at well under 1 KiB each is < 2 GiB.
+    cluster.toml: runtime.max_resident_actors (1000..100000000). */
+#define RT_RESIDENT_DEFAULT     (2u * 1000 * 1000)
+
+/*  Idle time after which an actor is passivated.
+    cluster.toml: runtime.passivate_idle_s (1..86400). */
+#define RT_PASSIVATE_IDLE_S_DEFAULT 300u
+
+/*  Encoded state of one actor. State is loaded whole on activation; an
+    entity that needs more (a conversation's messages) keeps the bulk in
+    its own keyed records, not in the state blob. */
+#define RT_STATE_MAX_BYTES      (256u * 1024)
+
+/*  Outgoing messages, replies and reminder changes from one turn. A turn
+    is a small step of a state machine; a handler that wants more is looping
+    where it should be sending itself a message. */
+#define RT_TURN_EFFECTS_MAX     64u
+
+/* ---- Asks ------------------------------------------------------------ */
+
+/*  Longest deadline an outside caller may give an ask. The edge uses 5 s
+    by default; 60 s bounds a slow admin operation. */
+#define RT_ASK_DEADLINE_MAX_MS  60000
+
+/* ---- Reminders ------------------------------------------------------- */
+
+/*  Reminders fired by one scan of one shard. Bounds the work of the timer
+    thread per tick, so a backlog after a long outage drains in steps. */
+#define RT_REMINDER_SCAN_MAX    1024u
+
+/*  Reminder name length (e.g. "expire", "timeout:ord_..."). */
+#define RT_REMINDER_NAME_MAX    64
+
+/* ---- Idempotency ----------------------------------------------------- */
+
+/*  How long an idempotency record is kept (API.md: 24 h).
+    cluster.toml: idempotency.retention_s (60..604800). */
+#define RT_IDEM_RETENTION_S_DEFAULT (24u * 3600)
+
+/*  Stored reply of an idempotency record: the rendered response body. */
+#define RT_IDEM_REPLY_MAX_BYTES RT_BODY_MAX_BYTES
+
+/*  Expired idempotency records deleted per sweep, so expiry never turns
+    into one giant write transaction. */
+#define RT_IDEM_SWEEP_MAX       4096u
+
+/* ---- Outbox ---------------------------------------------------------- */
+
+/*  Outbox messages of one shard in flight (sent, not yet acknowledged).
+    Receivers keep a dedup entry per in-flight message, so this also bounds
+    the dedup state a sender shard can cause at each receiving shard. */
+#define RT_OUTBOX_WINDOW        1024u
+
+/*  Delivery attempts before an outbox message is parked (kept, counted in
+    /metrics, retried only on restart): a receiver that refuses 1000 times
+    over ~10 minutes of backoff is broken, and retrying forever hides it. */
+#define RT_OUTBOX_RETRIES_MAX   1000u
+
+/*  An outbox message not acknowledged after this long is sent again,
+    with the wait doubling up to the max. The first wait covers a full
+    mailbox plus a group commit; the max keeps a dead receiver from being
+    hammered while still noticing within seconds when it is back. */
+#define RT_OUTBOX_ACK_TIMEOUT_MS 200
+#define RT_OUTBOX_BACKOFF_MAX_MS 5000
+
+/*  A fired reminder not handled within this long (its actor was killed,
+    or its node crashed before the commit) fires again. */
+#define RT_REMINDER_REFIRE_MS   30000
+
+/*  How often expired idempotency records are swept. */
+#define RT_IDEM_SWEEP_INTERVAL_MS 10000
+
+/* ---- Store ----------------------------------------------------------- */
+
+/*  Shards per cluster. Fixed at cluster creation: 2-byte shard prefixes in
+    every LMDB key. cluster.toml: cluster.shards (1..65535). */
+#define RT_SHARDS_DEFAULT       256u
+#define RT_SHARDS_MAX           65535u
+
+/*  LMDB map size grows by doubling on MDB_MAP_FULL up to this ceiling
+    (per node). cluster.toml: storage.map_size_mb is the starting size. */
+#define RT_MAP_SIZE_MAX_MB      (1024u * 1024)
+
+/*  Readers: one per worker plus the timer, pump and admin threads. */
+#define RT_LMDB_READERS_MAX     126u
+
+/* ---- Config ---------------------------------------------------------- */
+
+/*  Nodes in one cluster.toml. Rendezvous placement is O(nodes) per shard. */
+#define RT_NODES_MAX            64u
+
+/*  Worker threads per node. cluster.toml: runtime.workers (0 = cores). */
+#define RT_WORKERS_MAX          64u
+
+/*  cluster.toml file size: config, not data. */
+#define RT_CONFIG_MAX_BYTES     (1u << 20)
+
+#endif

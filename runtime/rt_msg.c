@@ -1,0 +1,217 @@
+/*  =========================================================================
+    rt_msg.c - messages, addresses, futures and buffers
+    =========================================================================
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "rt_internal.h"
+#include "rt_time.h"
+
+int64_t
+rt_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t
+rt_hash (uint16_t type, const char *key, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const uint64_t prime = 0x100000001b3ull;
+    h = (h ^ (type >> 8)) * prime;
+    h = (h ^ (type & 0xff)) * prime;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t) key[i]) * prime;
+    /*  FNV's low bits mix poorly for short keys; fold the high half in so
+        both the shard (low bits) and the worker (high bits) spread. */
+    return h ^ (h >> 29) ^ (h << 17);
+}
+
+uint32_t
+rt_shard_of (uint16_t type, const char *key, size_t len, uint32_t shards)
+{
+    return (uint32_t) (rt_hash (type, key, len) % shards);
+}
+
+int
+rt_addr_set (rt_addr_t *addr, uint16_t type, const char *key, size_t len)
+{
+    if (type == 0 || type >= RT_TYPES_MAX || len == 0 || len > RT_KEY_MAX || !key)
+        return RT_EINVAL;
+    addr->type = type;
+    addr->len = (uint8_t) len;
+    memcpy (addr->key, key, len);
+    return 0;
+}
+
+int
+rt_buf_append (rt_buf_t *self, const void *p, size_t n)
+{
+    if (self->len + n > self->cap) {
+        size_t cap = self->cap ? self->cap : 64;
+        while (cap < self->len + n)
+            cap *= 2;
+        uint8_t *d = realloc (self->data, cap);
+        if (!d)
+            return RT_ENOMEM;
+        self->data = d;
+        self->cap = cap;
+    }
+    memcpy (self->data + self->len, p, n);
+    self->len += n;
+    return 0;
+}
+
+void
+rt_buf_free (rt_buf_t *self)
+{
+    free (self->data);
+    self->data = NULL;
+    self->len = self->cap = 0;
+}
+
+rt_imsg_t *
+rt_imsg_new (const rt_addr_t *to, uint16_t type, const void *body, size_t body_len,
+             size_t scope_len, size_t key_len, size_t rklen, bool trace)
+{
+    size_t extra = body_len + rklen;
+    if (scope_len || key_len)
+        extra += scope_len + 1 + key_len + 1;
+    if (trace)
+        extra += RT_TRACEPARENT_LEN + 1;
+    rt_imsg_t *m = malloc (sizeof *m + extra);
+    if (!m)
+        return NULL;
+    /*  Zero the fixed part only: the tail is filled by the caller. */
+    memset (m, 0, sizeof *m);
+    m->to = *to;
+    m->hash = rt_hash (to->type, to->key, to->len);
+    m->type = type;
+    uint8_t *p = m->tail;
+    m->body = p;
+    m->body_len = body_len;
+    if (body_len)
+        memcpy (p, body, body_len);
+    p += body_len;
+    if (scope_len || key_len) {
+        m->idem_scope = (char *) p;
+        p += scope_len + 1;
+        m->idem_key = (char *) p;
+        p += key_len + 1;
+    }
+    if (rklen) {
+        m->rkey = p;
+        m->rklen = rklen;
+        p += rklen;
+    }
+    if (trace)
+        m->traceparent = (char *) p;
+    return m;
+}
+
+void
+rt_imsg_free (rt_imsg_t **p)
+{
+    if (!p || !*p)
+        return;
+    if ((*p)->future)
+        rt_future_release (&(*p)->future);
+    free (*p);
+    *p = NULL;
+}
+
+/* ---- futures ------------------------------------------------------------ */
+
+struct rt_future {
+    pthread_mutex_t lock;
+    pthread_cond_t  cv;
+    atomic_int      refs;
+    bool            done;
+    rt_reply_t      reply;
+};
+
+rt_future_t *
+rt_future_new (void)
+{
+    rt_future_t *f = calloc (1, sizeof *f);
+    if (!f)
+        return NULL;
+    pthread_mutex_init (&f->lock, NULL);
+    pthread_cond_init (&f->cv, NULL);
+    atomic_init (&f->refs, 2);
+    return f;
+}
+
+void
+rt_future_complete (rt_future_t *f, int err, int status, bool replayed,
+                    const void *body, size_t len)
+{
+    uint8_t *copy = NULL;
+    if (len) {
+        copy = malloc (len);
+        if (copy)
+            memcpy (copy, body, len);
+        else
+            err = RT_ENOMEM, len = 0;
+    }
+    pthread_mutex_lock (&f->lock);
+    if (f->done) {                  /* first answer wins */
+        pthread_mutex_unlock (&f->lock);
+        free (copy);
+        return;
+    }
+    f->done = true;
+    f->reply = (rt_reply_t) { .err = err, .status = status, .replayed = replayed,
+                              .body = copy, .body_len = len };
+    pthread_cond_signal (&f->cv);
+    pthread_mutex_unlock (&f->lock);
+}
+
+bool
+rt_future_wait (rt_future_t *f, int timeout_ms, rt_reply_t *out)
+{
+    struct timespec deadline = rt_deadline_in (timeout_ms);
+    pthread_mutex_lock (&f->lock);
+    int rc = 0;
+    while (!f->done && rc == 0)
+        rc = pthread_cond_timedwait (&f->cv, &f->lock, &deadline);
+    bool done = f->done;
+    if (done) {
+        *out = f->reply;
+        f->reply.body = NULL;
+    }
+    else {
+        /*  Mark it answered so a late reply is dropped, not leaked. */
+        f->done = true;
+    }
+    pthread_mutex_unlock (&f->lock);
+    return done;
+}
+
+void
+rt_future_release (rt_future_t **p)
+{
+    if (!p || !*p)
+        return;
+    rt_future_t *f = *p;
+    *p = NULL;
+    if (atomic_fetch_sub (&f->refs, 1) == 1) {
+        free (f->reply.body);
+        pthread_mutex_destroy (&f->lock);
+        pthread_cond_destroy (&f->cv);
+        free (f);
+    }
+}
+
+void
+rt_reply_free (rt_reply_t *reply)
+{
+    if (!reply)
+        return;
+    free (reply->body);
+    reply->body = NULL;
+    reply->body_len = 0;
+}

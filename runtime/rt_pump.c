@@ -1,0 +1,415 @@
+/*  =========================================================================
+    rt_pump.c - the outbox pump: exactly-once messages between actors
+
+    rt_ctx_send writes an envelope into the sender shard's outbox ('O'
+    keys) in the turn's commit. Once that commit is durable the pump
+    delivers it; the receiver's turn writes a dedup mark with its own
+    commit and, once durable, acknowledges; the pump then deletes the
+    outbox entry (another commit). Lost deliveries, killed receivers and
+    crashes on either side end in a redelivery, which the receiver's mark
+    turns into a no-op: the effect happens once.
+
+    Each envelope carries the shard's low-water mark (the lowest sequence
+    still in its outbox); receivers drop their marks below it, since those
+    messages can never come again. At most RT_OUTBOX_WINDOW messages per
+    shard are in flight, which bounds both the retry work and the marks a
+    receiver holds per sender shard.
+    =========================================================================
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "rt_internal.h"
+#include "rt_envelope.h"
+#include "rt_bg.h"
+
+enum { PE_NEW, PE_SENT, PE_ACKED, PE_DELETING, PE_PARKED };
+
+typedef struct pe {
+    struct pe *next;
+    uint64_t   seq;
+    uint8_t   *env;
+    size_t     len;
+    int64_t    next_try_ms;
+    uint32_t   attempts;
+    uint32_t   backoff_ms;
+    uint8_t    state;
+} pe_t;
+
+struct rt_pump {
+    rt_runtime_t   *rt;
+    rt_bg_t         bg;                 /* bg.lock guards all below */
+    bool            kick;
+    uint32_t        shards;
+    atomic_uint_fast64_t *next_seq;     /* per shard, next to hand out */
+    pe_t          **head;               /* per shard, ordered by seq */
+    uint64_t        pending, delivered, redelivered, parked;
+};
+
+typedef struct {
+    rt_pump_t *self;
+    uint32_t  *shards;
+    uint64_t  *seqs;
+    size_t     n;
+} del_batch_t;
+
+uint64_t
+rt_pump_next_seq (rt_pump_t *self, uint32_t shard)
+{
+    return atomic_fetch_add (&self->next_seq[shard], 1);
+}
+
+/*  Caller holds the lock. */
+static uint64_t
+s_low (rt_pump_t *self, uint32_t shard)
+{
+    return self->head[shard] ? self->head[shard]->seq
+                             : atomic_load (&self->next_seq[shard]);
+}
+
+uint64_t
+rt_pump_low (rt_pump_t *self, uint32_t shard)
+{
+    pthread_mutex_lock (&self->bg.lock);
+    uint64_t low = s_low (self, shard);
+    pthread_mutex_unlock (&self->bg.lock);
+    return low;
+}
+
+/*  Insert in seq order (commits of one shard land almost in order, so
+    walking from the head is short in practice). Caller holds the lock. */
+static void
+s_insert (rt_pump_t *self, uint32_t shard, pe_t *e)
+{
+    pe_t **pp = &self->head[shard];
+    while (*pp && (*pp)->seq < e->seq)
+        pp = &(*pp)->next;
+    e->next = *pp;
+    *pp = e;
+    self->pending++;
+}
+
+void
+rt_pump_sent (rt_pump_t *self, uint32_t shard, uint64_t seq, const uint8_t *env, size_t len)
+{
+    pe_t *e = calloc (1, sizeof *e);
+    uint8_t *copy = malloc (len);
+    if (!e || !copy) {
+        /*  The entry is durable in the outbox: a restart delivers it. */
+        free (e);
+        free (copy);
+        return;
+    }
+    memcpy (copy, env, len);
+    e->seq = seq;
+    e->env = copy;
+    e->len = len;
+    e->state = PE_NEW;
+    e->backoff_ms = RT_OUTBOX_ACK_TIMEOUT_MS;
+    pthread_mutex_lock (&self->bg.lock);
+    s_insert (self, shard, e);
+    self->kick = true;
+    pthread_cond_signal (&self->bg.cv);
+    pthread_mutex_unlock (&self->bg.lock);
+}
+
+void
+rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq)
+{
+    if (shard >= self->shards)
+        return;                 /* another node's shard: issue 4's transport */
+    pthread_mutex_lock (&self->bg.lock);
+    for (pe_t *e = self->head[shard]; e && e->seq <= seq; e = e->next) {
+        if (e->seq == seq && e->state != PE_DELETING) {
+            e->state = PE_ACKED;
+            self->kick = true;
+            pthread_cond_signal (&self->bg.cv);
+            break;
+        }
+    }
+    pthread_mutex_unlock (&self->bg.lock);
+}
+
+/*  Deletions are durable: forget the entries, which moves the low mark. */
+static void
+s_deleted (void *arg, uint64_t seq, int err)
+{
+    (void) seq;
+    del_batch_t *b = arg;
+    rt_pump_t *self = b->self;
+    pthread_mutex_lock (&self->bg.lock);
+    for (size_t i = 0; i < b->n; i++) {
+        for (pe_t **pp = &self->head[b->shards[i]]; *pp; pp = &(*pp)->next) {
+            pe_t *e = *pp;
+            if (e->seq != b->seqs[i])
+                continue;
+            if (err)
+                e->state = PE_ACKED;    /* try the deletion again */
+            else {
+                *pp = e->next;
+                free (e->env);
+                free (e);
+                self->pending--;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock (&self->bg.lock);
+    free (b->shards);
+    free (b->seqs);
+    free (b);
+}
+
+static rt_imsg_t *
+s_to_msg (const uint8_t *buf, size_t len, uint64_t low)
+{
+    rt_envelope_t env;
+    if (rt_envelope_decode (buf, len, &env))
+        return NULL;
+    rt_addr_t to;
+    if (rt_addr_set (&to, env.to_type, (const char *) env.to_key.ptr, env.to_key.len))
+        return NULL;
+    bool trace = env.traceparent.len == RT_TRACEPARENT_LEN;
+    rt_imsg_t *m = rt_imsg_new (&to, env.msg_type, env.body.ptr, env.body.len, 0, 0, 0, trace);
+    if (!m)
+        return NULL;
+    if (env.from_type)
+        rt_addr_set (&m->from, env.from_type, (const char *) env.from_key.ptr, env.from_key.len);
+    m->flags |= RT_MF_SRC;
+    m->src_shard = env.src_shard;
+    m->src_seq = env.src_seq;
+    m->src_low = low;
+    if (trace) {
+        memcpy (m->traceparent, env.traceparent.ptr, RT_TRACEPARENT_LEN);
+        m->traceparent[RT_TRACEPARENT_LEN] = 0;
+    }
+    return m;
+}
+
+/*  One pass: send what is new or due again (within the window), collect
+    acknowledged entries into one deletion record. Returns the time of the
+    next retry. */
+static int64_t
+s_pass (rt_pump_t *self)
+{
+    int64_t now = rt_now_ms (), next = now + 1000;
+    rt_imsg_t *out = NULL;
+    del_batch_t *del = NULL;
+    st_record_t *rec = NULL;
+    size_t cap = 0;
+
+    pthread_mutex_lock (&self->bg.lock);
+    for (uint32_t s = 0; s < self->shards; s++) {
+        uint64_t low = s_low (self, s);
+        unsigned window = 0;
+        for (pe_t *e = self->head[s]; e; e = e->next) {
+            if (e->state == PE_ACKED) {
+                if (!rec && !(rec = st_record_new ()))
+                    continue;
+                if (!del && !(del = calloc (1, sizeof *del)))
+                    continue;
+                if (del->n == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    del->shards = realloc (del->shards, cap * sizeof *del->shards);
+                    del->seqs = realloc (del->seqs, cap * sizeof *del->seqs);
+                    if (!del->shards || !del->seqs)
+                        abort ();   /* a few bytes; nothing sane to do */
+                }
+                st_key_t k;
+                st_key_begin (&k, s, ST_KIND_OUTBOX);
+                st_key_u64 (&k, e->seq);
+                st_record_del (rec, k.b, k.len);
+                del->shards[del->n] = s;
+                del->seqs[del->n++] = e->seq;
+                e->state = PE_DELETING;
+                continue;
+            }
+            if (e->state == PE_DELETING || e->state == PE_PARKED)
+                continue;
+            if (++window > RT_OUTBOX_WINDOW)
+                break;
+            if (e->state == PE_SENT && e->next_try_ms > now) {
+                if (e->next_try_ms < next)
+                    next = e->next_try_ms;
+                continue;
+            }
+            if (e->attempts >= RT_OUTBOX_RETRIES_MAX) {
+                e->state = PE_PARKED;
+                self->parked++;
+                continue;
+            }
+            rt_imsg_t *m = s_to_msg (e->env, e->len, low);
+            if (!m) {
+                e->state = PE_PARKED;   /* undecodable: keep it for inspection */
+                self->parked++;
+                continue;
+            }
+            if (e->attempts++)
+                self->redelivered++;
+            else
+                self->delivered++;
+            e->state = PE_SENT;
+            e->next_try_ms = now + e->backoff_ms;
+            if (e->next_try_ms < next)
+                next = e->next_try_ms;
+            e->backoff_ms = e->backoff_ms * 2 > RT_OUTBOX_BACKOFF_MAX_MS
+                          ? RT_OUTBOX_BACKOFF_MAX_MS : e->backoff_ms * 2;
+            m->next = out;
+            out = m;
+        }
+    }
+    pthread_mutex_unlock (&self->bg.lock);
+
+    /*  out is newest-first per pass; reverse so each receiver sees its
+        messages in outbox order. */
+    rt_imsg_t *rev = NULL;
+    while (out) {
+        rt_imsg_t *m = out;
+        out = m->next;
+        m->next = rev;
+        rev = m;
+    }
+    while (rev) {
+        rt_imsg_t *m = rev;
+        rev = m->next;
+        rt_deliver (self->rt, m);
+    }
+    if (rec) {
+        del->self = self;
+        st_committer_submit (self->rt->committer, &rec, s_deleted, del);
+    }
+    return next;
+}
+
+static void *
+s_pump_main (void *arg)
+{
+    rt_pump_t *self = arg;
+    int64_t next = 0;
+    pthread_mutex_lock (&self->bg.lock);
+    while (!self->bg.stop) {
+        if (self->kick || rt_now_ms () >= next) {
+            self->kick = false;
+            pthread_mutex_unlock (&self->bg.lock);
+            next = s_pass (self);
+            pthread_mutex_lock (&self->bg.lock);
+            continue;
+        }
+        if (!self->kick)
+            rt_bg_wait (&self->bg, next - rt_now_ms ());
+    }
+    pthread_mutex_unlock (&self->bg.lock);
+    return NULL;
+}
+
+typedef struct {
+    rt_pump_t *self;
+    uint32_t shard;
+    uint64_t max_seq;
+} load_t;
+
+static int
+s_load (void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    load_t *ld = arg;
+    if (klen != 3 + 8)
+        return 0;
+    uint64_t seq = st_get_u64 ((const uint8_t *) key + 3);
+    pe_t *e = calloc (1, sizeof *e);
+    uint8_t *copy = malloc (vlen ? vlen : 1);
+    if (!e || !copy) {
+        free (e);
+        free (copy);
+        return 1;
+    }
+    memcpy (copy, val, vlen);
+    *e = (pe_t) { .seq = seq, .env = copy, .len = vlen, .state = PE_NEW,
+                  .backoff_ms = RT_OUTBOX_ACK_TIMEOUT_MS };
+    s_insert (ld->self, ld->shard, e);
+    if (seq > ld->max_seq)
+        ld->max_seq = seq;
+    return 0;
+}
+
+rt_pump_t *
+rt_pump_new (rt_runtime_t *rt)
+{
+    rt_pump_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->rt = rt;
+    self->shards = rt->opts.shards;
+    self->next_seq = calloc (self->shards, sizeof *self->next_seq);
+    self->head = calloc (self->shards, sizeof *self->head);
+    rt_bg_init (&self->bg);
+    st_reader_t *r = st_reader_new (rt->store);
+    if (!self->next_seq || !self->head || !r || st_reader_begin (r)) {
+        st_reader_destroy (&r);
+        rt_pump_destroy (&self);
+        return NULL;
+    }
+    /*  What a crash left in the outboxes is delivered again; sequence
+        numbers continue after the highest ever used. */
+    for (uint32_t s = 0; s < self->shards; s++) {
+        load_t ld = { self, s, 0 };
+        st_key_t lo, hi;
+        st_key_begin (&lo, s, ST_KIND_OUTBOX);
+        st_key_begin (&hi, s, ST_KIND_OUTBOX + 1);
+        st_reader_scan (r, lo.b, lo.len, hi.b, hi.len, SIZE_MAX, s_load, &ld);
+        st_key_begin (&lo, s, ST_KIND_META);
+        st_key_bytes (&lo, "oseq", 4);
+        const void *v;
+        size_t vlen;
+        if (st_reader_get (r, lo.b, lo.len, &v, &vlen) == 0 && vlen == 8) {
+            uint64_t hw = st_get_u64 (v);
+            if (hw > ld.max_seq)
+                ld.max_seq = hw;
+        }
+        atomic_init (&self->next_seq[s], ld.max_seq + 1);
+    }
+    st_reader_end (r);
+    st_reader_destroy (&r);
+    return self;
+}
+
+int
+rt_pump_start (rt_pump_t *self)
+{
+    return rt_bg_start (&self->bg, s_pump_main, self);
+}
+
+void
+rt_pump_stop (rt_pump_t *self)
+{
+    rt_bg_stop (&self->bg);
+}
+
+void
+rt_pump_destroy (rt_pump_t **p)
+{
+    if (!p || !*p)
+        return;
+    rt_pump_t *self = *p;
+    rt_bg_stop (&self->bg);
+    for (uint32_t s = 0; self->head && s < self->shards; s++) {
+        for (pe_t *e = self->head[s], *next; e; e = next) {
+            next = e->next;
+            free (e->env);
+            free (e);
+        }
+    }
+    free (self->head);
+    free (self->next_seq);
+    rt_bg_fini (&self->bg);
+    free (self);
+    *p = NULL;
+}
+
+void
+rt_pump_stats (rt_pump_t *self, rt_stats_t *acc)
+{
+    pthread_mutex_lock (&self->bg.lock);
+    acc->outbox_pending += self->pending;
+    acc->outbox_delivered += self->delivered;
+    acc->outbox_redelivered += self->redelivered;
+    pthread_mutex_unlock (&self->bg.lock);
+}

@@ -1,0 +1,118 @@
+/*  =========================================================================
+    rt_runtime.h - the actor runtime of one node
+
+    Owns the worker threads (actors pinned to workers by hash), the store
+    and its committer, the reminder timer and the outbox pump. Outside code
+    (the edge, tests, benches) talks to actors with rt_tell and rt_ask.
+    =========================================================================
+*/
+#ifndef RT_RUNTIME_H_INCLUDED
+#define RT_RUNTIME_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "rt_actor.h"
+#include "rt_limits.h"
+
+typedef struct rt_runtime rt_runtime_t;
+
+typedef struct {
+    const char *data_dir;           /* the node's directory (created) */
+    const char *node_id;
+    uint32_t    shards;             /* cluster.shards */
+    uint32_t    workers;            /* 0 = one per core */
+    uint32_t    mailbox_max;        /* 0 = RT_MAILBOX_DEFAULT */
+    uint32_t    worker_inbox_max;   /* 0 = RT_WORKER_INBOX_DEFAULT */
+    uint32_t    max_resident;       /* 0 = RT_RESIDENT_DEFAULT */
+    uint32_t    passivate_idle_ms;  /* 0 = RT_PASSIVATE_IDLE_S_DEFAULT s */
+    uint32_t    idem_retention_s;   /* 0 = RT_IDEM_RETENTION_S_DEFAULT */
+    uint32_t    map_size_mb;        /* 0 = 64 */
+    bool        nometasync;         /* storage.sync = "nometasync" */
+    bool        nosync;             /* no fsync at all: benches of the CPU path only */
+    uint32_t    commit_batch_max;   /* 0 = RT_COMMIT_BATCH_MAX; 1 = sync per turn */
+} rt_options_t;
+
+/*  Create the runtime: open the store (err gets a one-line reason on
+    failure), but start no thread. Register types, then rt_start. */
+rt_runtime_t *rt_runtime_new (const rt_options_t *opts, char *err, size_t errlen);
+
+/*  Register an actor type under id (1..RT_TYPES_MAX-1). The def must
+    outlive the runtime. Before rt_start only. */
+int rt_register (rt_runtime_t *self, uint16_t id, const rt_type_def_t *def);
+
+/*  Start workers, committer, timer and pump; pending reminders and outbox
+    entries from before a restart are picked up. */
+int rt_start (rt_runtime_t *self);
+
+/*  Stop taking messages, let every submitted commit finish, stop all
+    threads, close the store; no-op on NULL; sets *p to NULL. */
+void rt_runtime_destroy (rt_runtime_t **p);
+
+/* ---- talking to actors from outside --------------------------------- */
+
+typedef struct {
+    uint16_t    to_type;
+    const char *to_key;
+    size_t      to_key_len;
+    uint16_t    msg_type;
+    const void *body;
+    size_t      body_len;
+    /*  Idempotency: all three or none. scope = principal + route. */
+    const char *idem_scope;
+    const char *idem_key;
+    const uint8_t *fingerprint;     /* RT_FINGERPRINT_BYTES */
+    const char *traceparent;        /* optional */
+} rt_request_t;
+
+typedef struct {
+    int      err;           /* 0, or RT_ETIMEOUT, RT_EOVERLOADED, ... */
+    int      status;        /* the handler's status when err == 0 */
+    bool     replayed;      /* answered from an idempotency record */
+    uint8_t *body;          /* malloc'd; rt_reply_free */
+    size_t   body_len;
+} rt_reply_t;
+
+/*  Fire and forget. Returns 0, RT_EOVERLOADED, RT_EINVAL, RT_ENOTYPE. */
+int rt_tell (rt_runtime_t *self, const rt_request_t *req);
+
+/*  Send and wait up to timeout_ms for the answer (at most once: a timeout
+    says nothing about whether the effect happened; retry with the same
+    idempotency key). Returns reply->err. */
+int rt_ask (rt_runtime_t *self, const rt_request_t *req, int timeout_ms,
+            rt_reply_t *reply);
+
+void rt_reply_free (rt_reply_t *reply);
+
+/*  Drop the actor from memory and its mailbox as a crash would (waiting
+    asks get RT_EKILLED). Its next message reloads committed state. */
+int rt_kill (rt_runtime_t *self, uint16_t type, const char *key, size_t len);
+
+/* ---- placement and introspection -------------------------------------- */
+
+/*  shard = fnv1a64(type, key) mod shards: stable across versions, because
+    every LMDB key is prefixed by it. */
+uint32_t rt_shard_of (uint16_t type, const char *key, size_t len, uint32_t shards);
+
+typedef struct {
+    uint64_t activations, passivations, kills, turns;
+    uint64_t refused_overloaded;
+    uint64_t resident;
+    uint64_t mailbox_depth;         /* messages waiting, all actors */
+    uint64_t idem_replays;
+    uint64_t reminders_fired;
+    uint64_t outbox_pending, outbox_delivered, outbox_redelivered;
+    uint64_t commit_batches, commit_records, commit_ns_total, commit_ns_max;
+    uint64_t map_size_bytes;
+} rt_stats_t;
+
+void rt_stats (rt_runtime_t *self, rt_stats_t *out);
+
+/*  Per-type counters for /metrics. */
+typedef struct {
+    const char *name;
+    uint64_t activations, passivations, kills;
+} rt_type_stats_t;
+size_t rt_type_stats (rt_runtime_t *self, rt_type_stats_t *out, size_t max);
+
+#endif

@@ -1,0 +1,534 @@
+/*  =========================================================================
+    st_commit.c - records and the group-commit thread
+    =========================================================================
+*/
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <lmdb.h>
+
+#include "st_commit.h"
+#include "st_keys.h"
+#include "runtime/rt_error.h"
+#include "runtime/rt_limits.h"
+#include "runtime/rt_time.h"
+
+/*  A record is one growable buffer of ops, each
+        [op:1][klen:2][vlen:4][key][val]
+    so building one costs one allocation in the common case and applying
+    it is a linear walk. */
+enum {
+    OP_PUT = 1, OP_DEL, OP_DEL_RANGE, OP_REMIND_SET, OP_REMIND_CANCEL,
+    OP_REMIND_FIRED
+};
+#define OP_HEADER 7
+#define ST_VALUE_MAX (RT_STATE_MAX_BYTES + RT_BODY_MAX_BYTES + 4096)
+
+struct st_record {
+    uint8_t *buf;
+    size_t   len, cap;
+    size_t   ops;
+    /* set by submit */
+    st_record_t *next;
+    st_done_fn  *done;
+    void        *arg;
+    uint64_t     seq;
+};
+
+struct st_committer {
+    st_store_t     *store;
+    pthread_t       thread;
+    pthread_mutex_t lock;
+    pthread_cond_t  not_empty;
+    pthread_cond_t  not_full;
+    pthread_cond_t  durable_cv;
+    st_record_t    *head, *tail;
+    uint32_t        depth;
+    uint32_t        queue_max;
+    uint32_t        batch_max;
+    uint64_t        next_seq;
+    uint64_t        durable;    /* atomic reads without the lock */
+    bool            stopping;
+    st_commit_stats_t stats;
+};
+
+/* ---- records ----------------------------------------------------------- */
+
+st_record_t *
+st_record_new (void)
+{
+    return calloc (1, sizeof (st_record_t));
+}
+
+void
+st_record_destroy (st_record_t **p)
+{
+    if (!p || !*p)
+        return;
+    free ((*p)->buf);
+    free (*p);
+    *p = NULL;
+}
+
+bool
+st_record_empty (const st_record_t *self)
+{
+    return self->ops == 0;
+}
+
+size_t
+st_record_ops (const st_record_t *self)
+{
+    return self->ops;
+}
+
+static int
+s_append (st_record_t *self, uint8_t op, const void *k, size_t klen,
+          const void *v, size_t vlen)
+{
+    if (klen > ST_KEY_MAX + 8 || vlen > ST_VALUE_MAX)
+        return RT_ETOOBIG;
+    size_t need = self->len + OP_HEADER + klen + vlen;
+    if (need > self->cap) {
+        size_t cap = self->cap ? self->cap : 256;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *buf = realloc (self->buf, cap);
+        if (!buf)
+            return RT_ENOMEM;
+        self->buf = buf;
+        self->cap = cap;
+    }
+    uint8_t *p = self->buf + self->len;
+    p[0] = op;
+    st_put_u16 (p + 1, (uint16_t) klen);
+    st_put_u32 (p + 3, (uint32_t) vlen);
+    memcpy (p + OP_HEADER, k, klen);
+    if (vlen)
+        memcpy (p + OP_HEADER + klen, v, vlen);
+    self->len = need;
+    self->ops++;
+    return 0;
+}
+
+int
+st_record_put (st_record_t *self, const void *key, size_t klen,
+               const void *val, size_t vlen)
+{
+    return s_append (self, OP_PUT, key, klen, val, vlen);
+}
+
+int
+st_record_del (st_record_t *self, const void *key, size_t klen)
+{
+    return s_append (self, OP_DEL, key, klen, NULL, 0);
+}
+
+int
+st_record_del_range (st_record_t *self, const void *lo, size_t lolen,
+                     const void *hi, size_t hilen)
+{
+    return s_append (self, OP_DEL_RANGE, lo, lolen, hi, hilen);
+}
+
+/*  Reminder ops carry key = [shard:2][who][name] (the 'r' key minus its
+    kind byte), val = [due:8][payload]. */
+static int
+s_remind_key (uint8_t *k, size_t *klen, uint32_t shard, const void *who,
+              size_t wholen, const char *name, size_t namelen)
+{
+    if (namelen == 0 || namelen > RT_REMINDER_NAME_MAX || wholen > 3 + RT_KEY_MAX)
+        return RT_EINVAL;
+    st_put_u16 (k, (uint16_t) shard);
+    memcpy (k + 2, who, wholen);
+    memcpy (k + 2 + wholen, name, namelen);
+    *klen = 2 + wholen + namelen;
+    return 0;
+}
+
+int
+st_record_remind_set (st_record_t *self, uint32_t shard, const void *who,
+                      size_t wholen, const char *name, size_t namelen,
+                      uint64_t due_ms, const void *payload, size_t plen)
+{
+    uint8_t k[ST_KEY_MAX];
+    size_t klen;
+    int rc = s_remind_key (k, &klen, shard, who, wholen, name, namelen);
+    if (rc)
+        return rc;
+    if (plen > RT_BODY_MAX_BYTES)
+        return RT_ETOOBIG;
+    uint8_t *v = malloc (8 + plen);
+    if (!v)
+        return RT_ENOMEM;
+    st_put_u64 (v, due_ms);
+    if (plen)
+        memcpy (v + 8, payload, plen);
+    rc = s_append (self, OP_REMIND_SET, k, klen, v, 8 + plen);
+    free (v);
+    return rc;
+}
+
+int
+st_record_remind_cancel (st_record_t *self, uint32_t shard, const void *who,
+                         size_t wholen, const char *name, size_t namelen)
+{
+    uint8_t k[ST_KEY_MAX];
+    size_t klen;
+    int rc = s_remind_key (k, &klen, shard, who, wholen, name, namelen);
+    return rc ? rc : s_append (self, OP_REMIND_CANCEL, k, klen, NULL, 0);
+}
+
+int
+st_record_remind_fired (st_record_t *self, const void *rkey, size_t rklen)
+{
+    if (rklen < 3 + 8 + 3)
+        return RT_EINVAL;
+    return s_append (self, OP_REMIND_FIRED, rkey, rklen, NULL, 0);
+}
+
+/* ---- applying ops inside the write transaction -------------------------- */
+
+/*  'R' key from ([shard][who+name], due); 'r' key from [shard][who+name]. */
+static void
+s_due_key (st_key_t *out, const uint8_t *k, size_t klen, uint64_t due)
+{
+    st_key_begin (out, st_get_u16 (k), ST_KIND_REMINDER);
+    st_key_u64 (out, due);
+    st_key_bytes (out, k + 2, klen - 2);
+}
+
+static void
+s_name_key (st_key_t *out, const uint8_t *k, size_t klen)
+{
+    st_key_begin (out, st_get_u16 (k), ST_KIND_REMIND_BY);
+    st_key_bytes (out, k + 2, klen - 2);
+}
+
+static int
+s_del_if (MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen)
+{
+    MDB_val key = { klen, (void *) k };
+    int rc = mdb_del (txn, dbi, &key, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+s_apply_remind (MDB_txn *txn, MDB_dbi dbi, int op, const uint8_t *k,
+                size_t klen, const uint8_t *v, size_t vlen)
+{
+    st_key_t byname, due;
+    MDB_val key, val;
+    int rc;
+    if (op == OP_REMIND_FIRED) {
+        /*  k is [shard]['R'][due:8][who+name]. */
+        st_key_begin (&byname, st_get_u16 (k), ST_KIND_REMIND_BY);
+        st_key_bytes (&byname, k + 11, klen - 11);
+        if ((rc = s_del_if (txn, dbi, k, klen)))
+            return rc;
+        key = (MDB_val) { byname.len, byname.b };
+        rc = mdb_get (txn, dbi, &key, &val);
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc)
+            return rc;
+        if (val.mv_size == 8 && memcmp (val.mv_data, k + 3, 8) == 0)
+            return s_del_if (txn, dbi, byname.b, byname.len);
+        return 0;
+    }
+    s_name_key (&byname, k, klen);
+    key = (MDB_val) { byname.len, byname.b };
+    rc = mdb_get (txn, dbi, &key, &val);
+    if (rc == 0 && val.mv_size == 8) {
+        s_due_key (&due, k, klen, st_get_u64 (val.mv_data));
+        if ((rc = s_del_if (txn, dbi, due.b, due.len)))
+            return rc;
+        if (op == OP_REMIND_CANCEL)
+            return s_del_if (txn, dbi, byname.b, byname.len);
+    }
+    else if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (op == OP_REMIND_CANCEL)
+        return 0;
+    uint8_t duebuf[8];
+    memcpy (duebuf, v, 8);
+    s_due_key (&due, k, klen, st_get_u64 (v));
+    key = (MDB_val) { due.len, due.b };
+    val = (MDB_val) { vlen - 8, (void *) (v + 8) };
+    if ((rc = mdb_put (txn, dbi, &key, &val, 0)))
+        return rc;
+    key = (MDB_val) { byname.len, byname.b };
+    val = (MDB_val) { 8, duebuf };
+    return mdb_put (txn, dbi, &key, &val, 0);
+}
+
+static int
+s_apply_del_range (MDB_txn *txn, MDB_dbi dbi, const uint8_t *lo, size_t lolen,
+                   const uint8_t *hi, size_t hilen)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open (txn, dbi, &cur);
+    if (rc)
+        return rc;
+    MDB_val key = { lolen, (void *) lo }, val;
+    rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    while (rc == 0) {
+        size_t n = key.mv_size < hilen ? key.mv_size : hilen;
+        int c = memcmp (key.mv_data, hi, n);
+        if (c > 0 || (c == 0 && key.mv_size >= hilen))
+            break;
+        if ((rc = mdb_cursor_del (cur, 0)))
+            break;
+        rc = mdb_cursor_get (cur, &key, &val, MDB_GET_CURRENT);
+        if (rc == MDB_NOTFOUND || rc == EINVAL)
+            rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+s_apply (MDB_txn *txn, MDB_dbi dbi, const st_record_t *rec)
+{
+    const uint8_t *p = rec->buf, *end = rec->buf + rec->len;
+    while (p < end) {
+        int op = p[0];
+        size_t klen = st_get_u16 (p + 1), vlen = st_get_u32 (p + 3);
+        const uint8_t *k = p + OP_HEADER, *v = k + klen;
+        p = v + vlen;
+        MDB_val key = { klen, (void *) k }, val = { vlen, (void *) v };
+        int rc = 0;
+        switch (op) {
+            case OP_PUT:        rc = mdb_put (txn, dbi, &key, &val, 0); break;
+            case OP_DEL:        rc = s_del_if (txn, dbi, k, klen); break;
+            case OP_DEL_RANGE:  rc = s_apply_del_range (txn, dbi, k, klen, v, vlen); break;
+            default:            rc = s_apply_remind (txn, dbi, op, k, klen, v, vlen); break;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- the committer thread ---------------------------------------------- */
+
+static uint64_t
+s_now_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/*  One transaction for the batch; on MDB_MAP_FULL grow the map and redo
+    the whole batch (the aborted transaction left nothing behind). */
+static int
+s_commit_batch (st_committer_t *self, st_record_t *batch, size_t *ops)
+{
+    MDB_env *env = st_store_env (self->store);
+    MDB_dbi dbi = st_store_dbi (self->store);
+    bool any = false;
+    for (st_record_t *r = batch; r; r = r->next)
+        any = any || r->ops;
+    if (!any)
+        return 0;
+    for (;;) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin (env, NULL, 0, &txn);
+        if (rc)
+            return RT_ESTORE;
+        *ops = 0;
+        for (st_record_t *r = batch; r && rc == 0; r = r->next) {
+            rc = s_apply (txn, dbi, r);
+            *ops += r->ops;
+        }
+        if (rc == 0)
+            rc = mdb_txn_commit (txn);
+        else
+            mdb_txn_abort (txn);
+        if (rc == 0)
+            return 0;
+        if (rc != MDB_MAP_FULL)
+            return RT_ESTORE;
+        if ((rc = st_store_grow (self->store)))
+            return rc;
+        __atomic_add_fetch (&self->stats.map_grows, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void *
+s_committer_main (void *arg)
+{
+    st_committer_t *self = arg;
+    for (;;) {
+        pthread_mutex_lock (&self->lock);
+        while (!self->head && !self->stopping)
+            pthread_cond_wait (&self->not_empty, &self->lock);
+        if (!self->head) {
+            pthread_mutex_unlock (&self->lock);
+            break;
+        }
+        /*  Take up to batch_max records: everything that queued while the
+            previous fsync ran is one transaction now. */
+        st_record_t *batch = self->head, *last = batch;
+        uint32_t n = 1;
+        while (last->next && n < self->batch_max) {
+            last = last->next;
+            n++;
+        }
+        self->head = last->next;
+        if (!self->head)
+            self->tail = NULL;
+        last->next = NULL;
+        self->depth -= n;
+        pthread_cond_broadcast (&self->not_full);
+        pthread_mutex_unlock (&self->lock);
+
+        uint64_t t0 = s_now_ns ();
+        size_t ops = 0;
+        int err = s_commit_batch (self, batch, &ops);
+        uint64_t dt = s_now_ns () - t0;
+
+        pthread_mutex_lock (&self->lock);
+        self->stats.batches++;
+        self->stats.records += n;
+        self->stats.ops += ops;
+        self->stats.commit_ns_total += dt;
+        if (dt > self->stats.commit_ns_max)
+            self->stats.commit_ns_max = dt;
+        if (err)
+            self->stats.failed_batches++;
+        __atomic_store_n (&self->durable, last->seq, __ATOMIC_RELEASE);
+        pthread_cond_broadcast (&self->durable_cv);
+        pthread_mutex_unlock (&self->lock);
+
+        /*  Callbacks run in submission order, after the lock is dropped:
+            they hand replies to other threads' queues. */
+        while (batch) {
+            st_record_t *next = batch->next;
+            if (batch->done)
+                batch->done (batch->arg, batch->seq, err);
+            st_record_destroy (&batch);
+            batch = next;
+        }
+    }
+    return NULL;
+}
+
+st_committer_t *
+st_committer_new (st_store_t *store, const st_commit_options_t *opts)
+{
+    st_committer_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->queue_max = opts && opts->queue_max ? opts->queue_max : RT_COMMIT_QUEUE_MAX;
+    self->batch_max = opts && opts->batch_max ? opts->batch_max : RT_COMMIT_BATCH_MAX;
+    self->next_seq = 1;
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->not_empty, NULL);
+    pthread_cond_init (&self->not_full, NULL);
+    pthread_cond_init (&self->durable_cv, NULL);
+    if (pthread_create (&self->thread, NULL, s_committer_main, self)) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+st_committer_destroy (st_committer_t **p)
+{
+    if (!p || !*p)
+        return;
+    st_committer_t *self = *p;
+    pthread_mutex_lock (&self->lock);
+    self->stopping = true;
+    pthread_cond_broadcast (&self->not_empty);
+    pthread_cond_broadcast (&self->not_full);
+    pthread_mutex_unlock (&self->lock);
+    pthread_join (self->thread, NULL);
+    pthread_mutex_destroy (&self->lock);
+    pthread_cond_destroy (&self->not_empty);
+    pthread_cond_destroy (&self->not_full);
+    pthread_cond_destroy (&self->durable_cv);
+    free (self);
+    *p = NULL;
+}
+
+uint64_t
+st_committer_submit (st_committer_t *self, st_record_t **rec, st_done_fn *done, void *arg)
+{
+    st_record_t *r = *rec;
+    *rec = NULL;
+    r->done = done;
+    r->arg = arg;
+    r->next = NULL;
+    pthread_mutex_lock (&self->lock);
+    while (self->depth >= self->queue_max && !self->stopping)
+        pthread_cond_wait (&self->not_full, &self->lock);
+    if (self->stopping) {
+        pthread_mutex_unlock (&self->lock);
+        if (done)
+            done (arg, 0, RT_ESTOPPED);
+        st_record_destroy (&r);
+        return 0;
+    }
+    r->seq = self->next_seq++;
+    if (self->tail)
+        self->tail->next = r;
+    else
+        self->head = r;
+    self->tail = r;
+    self->depth++;
+    uint64_t seq = r->seq;
+    pthread_cond_signal (&self->not_empty);
+    pthread_mutex_unlock (&self->lock);
+    return seq;
+}
+
+uint64_t
+st_committer_durable (st_committer_t *self)
+{
+    return __atomic_load_n (&self->durable, __ATOMIC_ACQUIRE);
+}
+
+uint64_t
+st_committer_submitted (st_committer_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    uint64_t seq = self->next_seq - 1;
+    pthread_mutex_unlock (&self->lock);
+    return seq;
+}
+
+bool
+st_committer_wait (st_committer_t *self, uint64_t seq, int timeout_ms)
+{
+    if (st_committer_durable (self) >= seq)
+        return true;
+    struct timespec deadline = rt_deadline_in (timeout_ms >= 0 ? timeout_ms : 0);
+    pthread_mutex_lock (&self->lock);
+    int rc = 0;
+    while (self->durable < seq && rc == 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait (&self->durable_cv, &self->lock);
+        else
+            rc = pthread_cond_timedwait (&self->durable_cv, &self->lock, &deadline);
+    }
+    bool ok = self->durable >= seq;
+    pthread_mutex_unlock (&self->lock);
+    return ok;
+}
+
+void
+st_committer_stats (st_committer_t *self, st_commit_stats_t *out)
+{
+    pthread_mutex_lock (&self->lock);
+    *out = self->stats;
+    out->map_grows = __atomic_load_n (&self->stats.map_grows, __ATOMIC_RELAXED);
+    out->queue_depth = self->depth;
+    pthread_mutex_unlock (&self->lock);
+}

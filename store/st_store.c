@@ -1,0 +1,372 @@
+/*  =========================================================================
+    st_store.c - the node's LMDB environment: open, check, read, grow
+    =========================================================================
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <lmdb.h>
+
+#include "st_store.h"
+#include "st_keys.h"
+#include "runtime/rt_error.h"
+#include "runtime/rt_limits.h"
+
+/*  Written into every store we create; a store without it is foreign. */
+#define ST_FORMAT "pasar-store-1"
+
+struct st_store {
+    MDB_env *env;
+    MDB_dbi  dbi;
+    /*  Readers hold it shared while a snapshot is open; the committer
+        takes it exclusively to remap a grown map, which LMDB requires to
+        happen with no transaction of this process in use. */
+    pthread_rwlock_t resize_lock;
+    uint64_t map_size;
+    int      stale_readers;
+};
+
+struct st_reader {
+    st_store_t *store;
+    MDB_txn    *txn;            /* reset between uses (MDB_NOTLS) */
+    MDB_cursor *cursor;
+    bool        open;
+};
+
+static int
+s_mkdirs (const char *dir)
+{
+    char path[1024];
+    if (strlen (dir) >= sizeof path)
+        return -ENAMETOOLONG;
+    strcpy (path, dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir (path, 0700) && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir (path, 0700) && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static void
+s_meta_key (st_key_t *k, const char *name)
+{
+    st_key_begin (k, ST_NODE_SHARD, ST_KIND_META);
+    st_key_bytes (k, name, strlen (name));
+}
+
+/*  Check (or, on a new environment, write) the format, node and shard
+    count, so a wrong --node or an edited shard count is caught at start
+    instead of silently misplacing every key. */
+static int
+s_check_meta (st_store_t *self, const st_options_t *opts, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc) {
+        snprintf (err, errlen, "store: cannot begin: %s", mdb_strerror (rc));
+        return RT_ESTORE;
+    }
+    struct { const char *name; char value[64]; } meta[] = {
+        { "format", ST_FORMAT }, { "node", "" }, { "shards", "" },
+    };
+    snprintf (meta[1].value, sizeof meta[1].value, "%s", opts->node_id);
+    snprintf (meta[2].value, sizeof meta[2].value, "%u", opts->shards);
+
+    st_key_t k;
+    s_meta_key (&k, "format");
+    MDB_val key = { k.len, k.b }, val;
+    rc = mdb_get (txn, self->dbi, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        MDB_stat st;
+        mdb_stat (txn, self->dbi, &st);
+        if (st.ms_entries > 0) {
+            snprintf (err, errlen, "store: database has %zu entries but no pasar "
+                      "format marker: not a pasar store", (size_t) st.ms_entries);
+            rc = RT_ECORRUPT;
+            goto out_abort;
+        }
+        for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++) {
+            s_meta_key (&k, meta[i].name);
+            key = (MDB_val) { k.len, k.b };
+            val = (MDB_val) { strlen (meta[i].value), meta[i].value };
+            if ((rc = mdb_put (txn, self->dbi, &key, &val, 0))) {
+                snprintf (err, errlen, "store: cannot write meta: %s", mdb_strerror (rc));
+                rc = RT_ESTORE;
+                goto out_abort;
+            }
+        }
+        if ((rc = mdb_txn_commit (txn))) {
+            snprintf (err, errlen, "store: cannot commit meta: %s", mdb_strerror (rc));
+            return RT_ESTORE;
+        }
+        return 0;
+    }
+    if (rc) {
+        snprintf (err, errlen, "store: cannot read meta: %s", mdb_strerror (rc));
+        rc = RT_ESTORE;
+        goto out_abort;
+    }
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++) {
+        s_meta_key (&k, meta[i].name);
+        key = (MDB_val) { k.len, k.b };
+        rc = mdb_get (txn, self->dbi, &key, &val);
+        size_t want = strlen (meta[i].value);
+        if (rc || val.mv_size != want || memcmp (val.mv_data, meta[i].value, want)) {
+            snprintf (err, errlen, "store: %s is '%.*s' on disk but '%s' was asked for",
+                      meta[i].name, rc ? 0 : (int) val.mv_size,
+                      rc ? "" : (const char *) val.mv_data, meta[i].value);
+            rc = RT_ECORRUPT;
+            goto out_abort;
+        }
+    }
+    rc = 0;
+out_abort:
+    mdb_txn_abort (txn);
+    return rc;
+}
+
+int
+st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
+               char *err, size_t errlen)
+{
+    *out = NULL;
+    int rc = s_mkdirs (dir);
+    if (rc) {
+        snprintf (err, errlen, "store: cannot create %s: %s", dir, strerror (-rc));
+        return rc;
+    }
+    st_store_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return RT_ENOMEM;
+    /*  Writer preference: a steady stream of readers must not starve the
+        one resize that lets the committer make progress. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init (&attr);
+    pthread_rwlockattr_setkind_np (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init (&self->resize_lock, &attr);
+    pthread_rwlockattr_destroy (&attr);
+    self->map_size = (uint64_t) opts->map_size_mb << 20;
+
+    if ((rc = mdb_env_create (&self->env)))
+        goto out_lmdb;
+    mdb_env_set_maxdbs (self->env, 1);
+    mdb_env_set_maxreaders (self->env, RT_LMDB_READERS_MAX);
+    if ((rc = mdb_env_set_mapsize (self->env, self->map_size)))
+        goto out_lmdb;
+    /*  NOTLS: readers are reset and renewed by whichever thread holds the
+        st_reader_t. NORDAHEAD: state reads are random; readahead only
+        evicts useful pages. */
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (opts->nometasync)
+        flags |= MDB_NOMETASYNC;
+    if (opts->nosync)
+        flags |= MDB_NOSYNC;
+    if ((rc = mdb_env_open (self->env, dir, flags, 0600))) {
+        if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+            snprintf (err, errlen, "store: %s/data.mdb is not an LMDB file of this "
+                      "version (%s): refusing to touch it", dir, mdb_strerror (rc));
+            rc = RT_ECORRUPT;
+            goto out_free;
+        }
+        goto out_lmdb;
+    }
+    mdb_reader_check (self->env, &self->stale_readers);
+
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin (self->env, NULL, 0, &txn)))
+        goto out_lmdb;
+    if ((rc = mdb_dbi_open (txn, NULL, 0, &self->dbi))) {
+        mdb_txn_abort (txn);
+        goto out_lmdb;
+    }
+    if ((rc = mdb_txn_commit (txn)))
+        goto out_lmdb;
+    /*  The file may be larger than we asked for (it grew before). */
+    MDB_envinfo info;
+    mdb_env_info (self->env, &info);
+    self->map_size = info.me_mapsize;
+
+    if ((rc = s_check_meta (self, opts, err, errlen)))
+        goto out_free;
+    *out = self;
+    return 0;
+
+out_lmdb:
+    snprintf (err, errlen, "store: %s: %s", dir, mdb_strerror (rc));
+    rc = RT_ESTORE;
+out_free:
+    if (self->env)
+        mdb_env_close (self->env);
+    pthread_rwlock_destroy (&self->resize_lock);
+    free (self);
+    return rc;
+}
+
+void
+st_store_destroy (st_store_t **p)
+{
+    if (!p || !*p)
+        return;
+    st_store_t *self = *p;
+    mdb_env_close (self->env);
+    pthread_rwlock_destroy (&self->resize_lock);
+    free (self);
+    *p = NULL;
+}
+
+int
+st_store_stale_readers (st_store_t *self)
+{
+    return self->stale_readers;
+}
+
+uint64_t
+st_store_map_size (st_store_t *self)
+{
+    return __atomic_load_n (&self->map_size, __ATOMIC_RELAXED);
+}
+
+void *
+st_store_env (st_store_t *self)
+{
+    return self->env;
+}
+
+unsigned
+st_store_dbi (st_store_t *self)
+{
+    return self->dbi;
+}
+
+/*  Double the map (up to RT_MAP_SIZE_MAX_MB). Called by the committer
+    with no write transaction open; waits for open readers to end. */
+int
+st_store_grow (st_store_t *self)
+{
+    uint64_t ceiling = (uint64_t) RT_MAP_SIZE_MAX_MB << 20;
+    if (self->map_size >= ceiling)
+        return RT_EMAPFULL;
+    uint64_t next = self->map_size * 2;
+    if (next > ceiling)
+        next = ceiling;
+    pthread_rwlock_wrlock (&self->resize_lock);
+    int rc = mdb_env_set_mapsize (self->env, next);
+    if (rc == 0)
+        __atomic_store_n (&self->map_size, next, __ATOMIC_RELAXED);
+    pthread_rwlock_unlock (&self->resize_lock);
+    return rc ? RT_ESTORE : 0;
+}
+
+/* ---- readers ---------------------------------------------------------- */
+
+st_reader_t *
+st_reader_new (st_store_t *store)
+{
+    st_reader_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    if (mdb_txn_begin (store->env, NULL, MDB_RDONLY, &self->txn)) {
+        free (self);
+        return NULL;
+    }
+    mdb_txn_reset (self->txn);
+    return self;
+}
+
+void
+st_reader_destroy (st_reader_t **p)
+{
+    if (!p || !*p)
+        return;
+    st_reader_t *self = *p;
+    if (self->open)
+        st_reader_end (self);
+    mdb_txn_abort (self->txn);
+    free (self);
+    *p = NULL;
+}
+
+int
+st_reader_begin (st_reader_t *self)
+{
+    pthread_rwlock_rdlock (&self->store->resize_lock);
+    int rc = mdb_txn_renew (self->txn);
+    if (rc) {
+        pthread_rwlock_unlock (&self->store->resize_lock);
+        return RT_ESTORE;
+    }
+    self->open = true;
+    return 0;
+}
+
+void
+st_reader_end (st_reader_t *self)
+{
+    if (!self->open)
+        return;
+    if (self->cursor) {
+        mdb_cursor_close (self->cursor);
+        self->cursor = NULL;
+    }
+    mdb_txn_reset (self->txn);
+    self->open = false;
+    pthread_rwlock_unlock (&self->store->resize_lock);
+}
+
+int
+st_reader_get (st_reader_t *self, const void *key, size_t klen,
+               const void **val, size_t *vlen)
+{
+    MDB_val k = { klen, (void *) key }, v;
+    int rc = mdb_get (self->txn, self->store->dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    if (rc)
+        return RT_ESTORE;
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return 0;
+}
+
+static int
+s_cmp (const void *a, size_t alen, const void *b, size_t blen)
+{
+    int c = memcmp (a, b, alen < blen ? alen : blen);
+    if (c)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+int
+st_reader_scan (st_reader_t *self, const void *lo, size_t lolen,
+                const void *hi, size_t hilen, size_t max,
+                st_scan_fn *fn, void *arg)
+{
+    if (!self->cursor && mdb_cursor_open (self->txn, self->store->dbi, &self->cursor))
+        return RT_ESTORE;
+    MDB_val k = { lolen, (void *) lo }, v;
+    int rc = mdb_cursor_get (self->cursor, &k, &v, MDB_SET_RANGE);
+    size_t visited = 0;
+    while (rc == 0 && visited < max) {
+        if (s_cmp (k.mv_data, k.mv_size, hi, hilen) >= 0)
+            break;
+        visited++;
+        if (fn (arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size))
+            break;
+        rc = mdb_cursor_get (self->cursor, &k, &v, MDB_NEXT);
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return RT_ESTORE;
+    return (int) visited;
+}

@@ -1,0 +1,485 @@
+/*  test_runtime.c - the actor runtime and its store, through the public API
+    with the counter test actor: real threads, real LMDB with fsync. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "runtime/rt_runtime.h"
+#include "runtime/rt_error.h"
+#include "tests/support/counter.h"
+
+static char s_dir[256];
+
+static rt_runtime_t *
+s_open (rt_options_t *o)
+{
+    rt_options_t opts = { .data_dir = s_dir, .node_id = "t1", .shards = 16, .workers = 2 };
+    if (o) {
+        opts = *o;
+        opts.data_dir = s_dir;
+        opts.node_id = opts.node_id ? opts.node_id : "t1";
+        opts.shards = opts.shards ? opts.shards : 16;
+        opts.workers = opts.workers ? opts.workers : 2;
+    }
+    char err[256] = "";
+    rt_runtime_t *rt = rt_runtime_new (&opts, err, sizeof err);
+    if (!rt)
+        fprintf (stderr, "open: %s\n", err);
+    assert_non_null (rt);
+    assert_int_equal (rt_register (rt, COUNTER_TYPE, &counter_type), 0);
+    assert_int_equal (rt_start (rt), 0);
+    return rt;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    snprintf (s_dir, sizeof s_dir, "/tmp/pasar-test-rt-XXXXXX");
+    assert_non_null (mkdtemp (s_dir));
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
+    return system (cmd);
+}
+
+static long long
+s_get (rt_runtime_t *rt, const char *key)
+{
+    long long v = -1;
+    assert_int_equal (counter_ask (rt, key, CTR_GET, NULL, &v, 5000), 200);
+    return v;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void
+test_inc_and_get (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    long long v = 0;
+    assert_int_equal (counter_ask (rt, "a", CTR_INC, "5", &v, 5000), 200);
+    assert_int_equal (v, 5);
+    assert_int_equal (counter_ask (rt, "a", CTR_INC, "-2", &v, 5000), 200);
+    assert_int_equal (v, 3);
+    assert_int_equal (s_get (rt, "a"), 3);
+    assert_int_equal (s_get (rt, "other"), 0);
+    rt_runtime_destroy (&rt);
+    assert_null (rt);
+}
+
+typedef struct { rt_runtime_t *rt; int n; int acked; } inc_arg_t;
+
+static void *
+s_incs (void *p)
+{
+    inc_arg_t *a = p;
+    for (int i = 0; i < a->n; i++)
+        if (counter_ask (a->rt, "hot", CTR_INC, "1", NULL, 10000) == 200)
+            a->acked++;
+    return NULL;
+}
+
+/*  Many threads asking increments of one counter: the final value equals
+    the number of acknowledged asks (one actor, one turn at a time). */
+static void
+test_linearizable_counter (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    enum { THREADS = 8, EACH = 400 };
+    pthread_t th[THREADS];
+    inc_arg_t args[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        args[i] = (inc_arg_t) { rt, EACH, 0 };
+        pthread_create (&th[i], NULL, s_incs, &args[i]);
+    }
+    int acked = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join (th[i], NULL);
+        acked += args[i].acked;
+    }
+    assert_int_equal (acked, THREADS * EACH);
+    assert_int_equal (s_get (rt, "hot"), acked);
+    rt_runtime_destroy (&rt);
+    /*  And it is on disk. */
+    rt = s_open (NULL);
+    assert_int_equal (s_get (rt, "hot"), acked);
+    rt_runtime_destroy (&rt);
+}
+
+static int
+s_idem_ask (rt_runtime_t *rt, const char *scope, const char *key, uint8_t fpbyte,
+            const char *body, rt_reply_t *rep)
+{
+    uint8_t fp[32];
+    memset (fp, fpbyte, sizeof fp);
+    rt_request_t req = {
+        .to_type = COUNTER_TYPE, .to_key = "idem", .to_key_len = 4,
+        .msg_type = CTR_INC, .body = body, .body_len = strlen (body),
+        .idem_scope = scope, .idem_key = key, .fingerprint = fp,
+    };
+    return rt_ask (rt, &req, 5000, rep);
+}
+
+static void
+test_idempotency (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    rt_reply_t r;
+    assert_int_equal (s_idem_ask (rt, "usr_1 POST /x", "k1", 1, "7", &r), 0);
+    assert_int_equal (r.status, 200);
+    assert_false (r.replayed);
+    assert_memory_equal (r.body, "7", 1);
+    rt_reply_free (&r);
+    /*  Same key, same request: the stored answer, no second effect. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (s_idem_ask (rt, "usr_1 POST /x", "k1", 1, "7", &r), 0);
+        assert_true (r.replayed);
+        assert_int_equal (r.body_len, 1);
+        assert_memory_equal (r.body, "7", 1);
+        rt_reply_free (&r);
+    }
+    assert_int_equal (s_get (rt, "idem"), 7);
+    /*  Same key, another request: refused, nothing changes. */
+    assert_int_equal (s_idem_ask (rt, "usr_1 POST /x", "k1", 2, "9", &r), RT_EIDEM_REUSED);
+    rt_reply_free (&r);
+    assert_int_equal (s_get (rt, "idem"), 7);
+    /*  Same key in another scope (another user): its own effect. */
+    assert_int_equal (s_idem_ask (rt, "usr_2 POST /x", "k1", 2, "1", &r), 0);
+    assert_false (r.replayed);
+    rt_reply_free (&r);
+    assert_int_equal (s_get (rt, "idem"), 8);
+    rt_runtime_destroy (&rt);
+    /*  The record is durable with the effect. */
+    rt = s_open (NULL);
+    assert_int_equal (s_idem_ask (rt, "usr_1 POST /x", "k1", 1, "7", &r), 0);
+    assert_true (r.replayed);
+    assert_memory_equal (r.body, "7", 1);
+    rt_reply_free (&r);
+    assert_int_equal (s_get (rt, "idem"), 8);
+    rt_runtime_destroy (&rt);
+}
+
+/*  Concurrent duplicates (same key, in flight together) run once. */
+typedef struct { rt_runtime_t *rt; int replayed, fresh; } dup_arg_t;
+
+static void *
+s_dups (void *p)
+{
+    dup_arg_t *a = p;
+    for (int i = 0; i < 50; i++) {
+        rt_reply_t r;
+        if (s_idem_ask (a->rt, "s", "dup", 3, "1", &r) == 0) {
+            if (r.replayed) a->replayed++; else a->fresh++;
+        }
+        rt_reply_free (&r);
+    }
+    return NULL;
+}
+
+static void
+test_idempotency_concurrent (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    pthread_t th[4];
+    dup_arg_t args[4] = { { rt, 0, 0 }, { rt, 0, 0 }, { rt, 0, 0 }, { rt, 0, 0 } };
+    for (int i = 0; i < 4; i++)
+        pthread_create (&th[i], NULL, s_dups, &args[i]);
+    int fresh = 0, replayed = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join (th[i], NULL);
+        fresh += args[i].fresh;
+        replayed += args[i].replayed;
+    }
+    assert_int_equal (fresh, 1);
+    assert_int_equal (replayed, 199);
+    assert_int_equal (s_get (rt, "idem"), 1);
+    rt_runtime_destroy (&rt);
+}
+
+static void
+test_abort_and_kill (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    assert_int_equal (counter_ask (rt, "k", CTR_INC, "3", NULL, 5000), 200);
+    /*  The aborted turn's +1000 is neither kept nor visible. */
+    assert_int_equal (counter_ask (rt, "k", CTR_ABORT, NULL, NULL, 5000), 500);
+    assert_int_equal (s_get (rt, "k"), 3);
+    assert_int_equal (rt_kill (rt, COUNTER_TYPE, "k", 1), 0);
+    assert_int_equal (s_get (rt, "k"), 3);
+    rt_stats_t st;
+    rt_stats (rt, &st);
+    assert_true (st.kills >= 2);
+    assert_true (st.activations >= 3);
+    rt_runtime_destroy (&rt);
+}
+
+/*  Kill right after acknowledged writes, many times: the reactivated
+    actor always sees every acknowledged increment. */
+static void
+test_kill_loses_nothing_acked (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    long long acked = 0;
+    for (int i = 0; i < 200; i++) {
+        long long v;
+        if (counter_ask (rt, "kk", CTR_INC, "1", &v, 5000) == 200)
+            acked++;
+        rt_kill (rt, COUNTER_TYPE, "kk", 2);
+    }
+    assert_int_equal (s_get (rt, "kk"), acked);
+    rt_runtime_destroy (&rt);
+}
+
+static void
+test_passivation (void **state)
+{
+    (void) state;
+    rt_options_t o = { .passivate_idle_ms = 50 };
+    rt_runtime_t *rt = s_open (&o);
+    char key[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf (key, sizeof key, "p%d", i);
+        assert_int_equal (counter_ask (rt, key, CTR_INC, "2", NULL, 5000), 200);
+    }
+    rt_stats_t st;
+    for (int i = 0; i < 50; i++) {
+        usleep (20000);
+        rt_stats (rt, &st);
+        if (st.resident == 0)
+            break;
+    }
+    assert_int_equal (st.resident, 0);
+    assert_true (st.passivations >= 100);
+    for (int i = 0; i < 100; i++) {
+        snprintf (key, sizeof key, "p%d", i);
+        assert_int_equal (s_get (rt, key), 2);
+    }
+    rt_runtime_destroy (&rt);
+}
+
+static void
+test_resident_limit (void **state)
+{
+    (void) state;
+    rt_options_t o = { .max_resident = 1000 };
+    rt_runtime_t *rt = s_open (&o);
+    char key[16];
+    for (int i = 0; i < 4000; i++) {
+        snprintf (key, sizeof key, "r%d", i);
+        assert_int_equal (counter_ask (rt, key, CTR_GET, NULL, NULL, 5000), 200);
+    }
+    usleep (300000);
+    rt_stats_t st;
+    rt_stats (rt, &st);
+    assert_true (st.resident <= 1000 + 2 * 2);
+    assert_true (st.passivations >= 2900);
+    rt_runtime_destroy (&rt);
+}
+
+static void
+test_mailbox_overflow_refused (void **state)
+{
+    (void) state;
+    rt_options_t o = { .mailbox_max = 16 };
+    rt_runtime_t *rt = s_open (&o);
+    rt_request_t slow = { .to_type = COUNTER_TYPE, .to_key = "busy", .to_key_len = 4,
+                          .msg_type = CTR_SLOW, .body = "300", .body_len = 3 };
+    assert_int_equal (rt_tell (rt, &slow), 0);
+    usleep (50000);
+    rt_request_t inc = { .to_type = COUNTER_TYPE, .to_key = "busy", .to_key_len = 4,
+                         .msg_type = CTR_INC, .body = "1", .body_len = 1 };
+    for (int i = 0; i < 100; i++)
+        assert_int_equal (rt_tell (rt, &inc), 0);      /* the inbox takes them */
+    rt_reply_t r;
+    int rc = rt_ask (rt, &inc, 5000, &r);
+    rt_reply_free (&r);
+    assert_int_equal (rc, RT_EOVERLOADED);
+    rt_stats_t st;
+    rt_stats (rt, &st);
+    assert_true (st.refused_overloaded >= 85);
+    /*  Exactly the 16 that fitted ran. */
+    assert_int_equal (s_get (rt, "busy"), 16);
+    rt_runtime_destroy (&rt);
+}
+
+static void
+test_reminder_fires (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    assert_int_equal (counter_ask (rt, "rem", CTR_REMIND, "tick 100", NULL, 5000), 202);
+    /*  Setting the same name again moves it: it fires once. */
+    assert_int_equal (counter_ask (rt, "rem", CTR_REMIND, "tick 150", NULL, 5000), 202);
+    long long v = 0;
+    for (int i = 0; i < 100 && v == 0; i++) {
+        usleep (20000);
+        v = s_get (rt, "rem");
+    }
+    assert_int_equal (v, 100);
+    usleep (300000);
+    assert_int_equal (s_get (rt, "rem"), 100);
+    rt_runtime_destroy (&rt);
+}
+
+static void
+test_reminder_after_restart (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    assert_int_equal (counter_ask (rt, "rr", CTR_REMIND, "a 300", NULL, 5000), 202);
+    assert_int_equal (counter_ask (rt, "rr", CTR_REMIND, "b 400", NULL, 5000), 202);
+    rt_runtime_destroy (&rt);           /* down before either is due */
+    usleep (500000);
+    rt = s_open (NULL);
+    long long v = 0;
+    for (int i = 0; i < 100 && v < 200; i++) {
+        usleep (20000);
+        v = s_get (rt, "rr");
+    }
+    assert_int_equal (v, 200);
+    rt_runtime_destroy (&rt);
+    rt = s_open (NULL);
+    usleep (200000);
+    assert_int_equal (s_get (rt, "rr"), 200);      /* fired once each */
+    rt_runtime_destroy (&rt);
+}
+
+static void
+test_outbox_exactly_once (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    for (int i = 0; i < 50; i++) {
+        char src[16];
+        snprintf (src, sizeof src, "src%d", i % 7);
+        assert_int_equal (counter_ask (rt, src, CTR_SEND_INC, "dst", NULL, 5000), 202);
+    }
+    /*  Kill the receiver while deliveries are under way: redelivery and
+        dedup keep the count exact. */
+    rt_kill (rt, COUNTER_TYPE, "dst", 3);
+    long long v = 0;
+    for (int i = 0; i < 200 && v < 50; i++) {
+        usleep (20000);
+        v = s_get (rt, "dst");
+    }
+    assert_int_equal (v, 50);
+    rt_stats_t st;
+    rt_stats (rt, &st);
+    for (int i = 0; i < 100 && st.outbox_pending; i++) {
+        usleep (20000);
+        rt_stats (rt, &st);
+    }
+    assert_int_equal (st.outbox_pending, 0);
+    rt_runtime_destroy (&rt);
+    rt = s_open (NULL);
+    usleep (300000);
+    assert_int_equal (s_get (rt, "dst"), 50);
+    rt_runtime_destroy (&rt);
+}
+
+static void
+test_bad_requests (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    rt_reply_t r;
+    rt_request_t req = { .to_type = 9, .to_key = "x", .to_key_len = 1, .msg_type = 1 };
+    assert_int_equal (rt_ask (rt, &req, 1000, &r), RT_ENOTYPE);
+    char longkey[RT_KEY_MAX + 2];
+    memset (longkey, 'k', sizeof longkey);
+    req = (rt_request_t) { .to_type = COUNTER_TYPE, .to_key = longkey,
+                           .to_key_len = RT_KEY_MAX + 1, .msg_type = CTR_GET };
+    assert_int_equal (rt_ask (rt, &req, 1000, &r), RT_EINVAL);
+    req = (rt_request_t) { .to_type = COUNTER_TYPE, .to_key = "x", .to_key_len = 0,
+                           .msg_type = CTR_GET };
+    assert_int_equal (rt_ask (rt, &req, 1000, &r), RT_EINVAL);
+    req = (rt_request_t) { .to_type = COUNTER_TYPE, .to_key = "x", .to_key_len = 1,
+                           .msg_type = 40 };
+    assert_int_equal (rt_ask (rt, &req, 1000, &r), RT_ENOHANDLER);
+    req.msg_type = RT_MSG_TYPES_MAX;
+    assert_int_equal (rt_ask (rt, &req, 1000, &r), RT_EINVAL);
+    req = (rt_request_t) { .to_type = COUNTER_TYPE, .to_key = "x", .to_key_len = 1,
+                           .msg_type = CTR_INC, .body_len = RT_BODY_MAX_BYTES + 1,
+                           .body = longkey };
+    assert_int_equal (rt_ask (rt, &req, 1000, &r), RT_ETOOBIG);
+    assert_int_equal (counter_ask (rt, "x", CTR_NOOP, NULL, NULL, 1000), 204);
+    assert_int_equal (counter_ask (rt, "x", CTR_REMIND, "garbage", NULL, 1000), 422);
+    rt_runtime_destroy (&rt);
+}
+
+static void
+test_corrupt_data_dir (void **state)
+{
+    (void) state;
+    char err[256] = "";
+    char path[300];
+    snprintf (path, sizeof path, "%s/data.mdb", s_dir);
+    int fd = open (path, O_CREAT | O_WRONLY, 0600);
+    assert_true (fd >= 0);
+    char junk[8192];
+    memset (junk, 0x5a, sizeof junk);
+    assert_int_equal (write (fd, junk, sizeof junk), (ssize_t) sizeof junk);
+    close (fd);
+    rt_options_t o = { .data_dir = s_dir, .node_id = "t1", .shards = 16, .workers = 1 };
+    assert_null (rt_runtime_new (&o, err, sizeof err));
+    assert_non_null (strstr (err, "not an LMDB file"));
+    unlink (path);
+    snprintf (path, sizeof path, "%s/lock.mdb", s_dir);
+    unlink (path);
+    /*  A store of another node or shard count is refused, not reused. */
+    rt_runtime_t *rt = s_open (NULL);
+    rt_runtime_destroy (&rt);
+    o.node_id = "t2";
+    assert_null (rt_runtime_new (&o, err, sizeof err));
+    assert_non_null (strstr (err, "node"));
+    o.node_id = "t1";
+    o.shards = 32;
+    assert_null (rt_runtime_new (&o, err, sizeof err));
+    assert_non_null (strstr (err, "shards"));
+}
+
+int
+main (int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_inc_and_get, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_linearizable_counter, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_idempotency, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_idempotency_concurrent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_abort_and_kill, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_kill_loses_nothing_acked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_passivation, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_resident_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_mailbox_overflow_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reminder_fires, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reminder_after_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_outbox_exactly_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_requests, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_corrupt_data_dir, s_setup, s_teardown),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter (argv[1]);
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,293 @@
+/*  test_store.c - the LMDB store and the group-commit thread, directly */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <cmocka.h>
+
+#include "store/st_store.h"
+#include "store/st_commit.h"
+#include "store/st_keys.h"
+#include "runtime/rt_error.h"
+
+static char s_dir[256];
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    snprintf (s_dir, sizeof s_dir, "/tmp/pasar-test-st-XXXXXX");
+    assert_non_null (mkdtemp (s_dir));
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
+    return system (cmd);
+}
+
+static st_store_t *
+s_open (uint32_t map_mb)
+{
+    st_options_t o = { .node_id = "n1", .shards = 8, .map_size_mb = map_mb };
+    char err[256] = "";
+    st_store_t *st = NULL;
+    int rc = st_store_open (s_dir, &o, &st, err, sizeof err);
+    if (rc)
+        fprintf (stderr, "%s\n", err);
+    assert_int_equal (rc, 0);
+    return st;
+}
+
+static void
+s_commit (st_committer_t *c, st_record_t *rec)
+{
+    uint64_t seq = st_committer_submit (c, &rec, NULL, NULL);
+    assert_true (seq > 0);
+    assert_true (st_committer_wait (c, seq, 10000));
+}
+
+static int
+s_get (st_store_t *st, const st_key_t *k, const void **v, size_t *vlen)
+{
+    st_reader_t *r = st_reader_new (st);
+    assert_int_equal (st_reader_begin (r), 0);
+    static uint8_t copy[4096];
+    const void *p;
+    int rc = st_reader_get (r, k->b, k->len, &p, vlen);
+    if (rc == 0 && *vlen <= sizeof copy) {
+        memcpy (copy, p, *vlen);
+        *v = copy;
+    }
+    st_reader_end (r);
+    st_reader_destroy (&r);
+    return rc;
+}
+
+typedef struct { size_t n; uint64_t first_due; } cnt_t;
+
+static int
+s_count_cb (void *arg, const void *k, size_t klen, const void *v, size_t vlen)
+{
+    (void) v;
+    (void) vlen;
+    cnt_t *c = arg;
+    if (c->n++ == 0 && klen >= 11)
+        c->first_due = st_get_u64 ((const uint8_t *) k + 3);
+    return 0;
+}
+
+static cnt_t
+s_count (st_store_t *st, uint32_t shard, uint8_t kind)
+{
+    st_key_t lo, hi;
+    st_key_begin (&lo, shard, kind);
+    st_key_begin (&hi, shard, (uint8_t) (kind + 1));
+    cnt_t c = { 0, 0 };
+    st_reader_t *r = st_reader_new (st);
+    st_reader_begin (r);
+    st_reader_scan (r, lo.b, lo.len, hi.b, hi.len, SIZE_MAX, s_count_cb, &c);
+    st_reader_end (r);
+    st_reader_destroy (&r);
+    return c;
+}
+
+/* ---------------------------------------------------------------------- */
+
+/*  A map far too small for what is written grows by doubling; every
+    record lands, nothing is corrupted, and the size survives reopening. */
+static void
+test_map_grows_on_full (void **state)
+{
+    (void) state;
+    st_store_t *st = s_open (1);
+    uint64_t before = st_store_map_size (st);
+    st_committer_t *c = st_committer_new (st, NULL);
+    static uint8_t blob[2000];
+    for (int i = 0; i < 5000; i++) {
+        st_record_t *rec = st_record_new ();
+        st_key_t k;
+        st_key_begin (&k, (uint32_t) i % 8, ST_KIND_STATE);
+        st_key_u32 (&k, (uint32_t) i);
+        memset (blob, i & 0xff, sizeof blob);
+        assert_int_equal (st_record_put (rec, k.b, k.len, blob, sizeof blob), 0);
+        st_committer_submit (c, &rec, NULL, NULL);
+    }
+    assert_true (st_committer_wait (c, 5000, 30000));
+    st_commit_stats_t cs;
+    st_committer_stats (c, &cs);
+    assert_int_equal (cs.failed_batches, 0);
+    assert_true (cs.map_grows >= 3);
+    assert_true (st_store_map_size (st) > before * 4);
+    st_committer_destroy (&c);
+    st_store_destroy (&st);
+    st = s_open (1);
+    for (int i = 0; i < 5000; i += 499) {
+        st_key_t k;
+        st_key_begin (&k, (uint32_t) i % 8, ST_KIND_STATE);
+        st_key_u32 (&k, (uint32_t) i);
+        const void *v;
+        size_t vlen;
+        assert_int_equal (s_get (st, &k, &v, &vlen), 0);
+        assert_int_equal (vlen, sizeof blob);
+        assert_int_equal (((const uint8_t *) v)[0], i & 0xff);
+    }
+    st_store_destroy (&st);
+}
+
+typedef struct { uint64_t last; int out_of_order; int calls; pthread_mutex_t m; } order_t;
+
+static void
+s_done (void *arg, uint64_t seq, int err)
+{
+    order_t *o = arg;
+    assert_int_equal (err, 0);
+    pthread_mutex_lock (&o->m);
+    if (seq <= o->last)
+        o->out_of_order++;
+    o->last = seq;
+    o->calls++;
+    pthread_mutex_unlock (&o->m);
+}
+
+/*  Callbacks run once each, in submission order, only after durability;
+    concurrent submitters share transactions (group commit). */
+static void
+test_group_commit_order (void **state)
+{
+    (void) state;
+    st_store_t *st = s_open (16);
+    st_committer_t *c = st_committer_new (st, NULL);
+    order_t o = { 0, 0, 0, PTHREAD_MUTEX_INITIALIZER };
+    uint64_t last = 0;
+    for (int i = 0; i < 2000; i++) {
+        st_record_t *rec = st_record_new ();
+        st_key_t k;
+        st_key_begin (&k, 1, ST_KIND_STATE);
+        st_key_u32 (&k, (uint32_t) i);
+        st_record_put (rec, k.b, k.len, "x", 1);
+        last = st_committer_submit (c, &rec, s_done, &o);
+    }
+    assert_true (st_committer_wait (c, last, 30000));
+    st_commit_stats_t cs;
+    st_committer_stats (c, &cs);
+    st_committer_destroy (&c);
+    assert_int_equal (o.calls, 2000);
+    assert_int_equal (o.out_of_order, 0);
+    assert_true (cs.batches < 2000);        /* batched */
+    assert_int_equal (cs.records, 2000);
+    st_store_destroy (&st);
+}
+
+static void
+test_reminder_ops (void **state)
+{
+    (void) state;
+    st_store_t *st = s_open (16);
+    st_committer_t *c = st_committer_new (st, NULL);
+    const uint8_t who[] = { 0, 1, 3, 'a', 'b', 'c' };
+    st_record_t *rec = st_record_new ();
+    assert_int_equal (st_record_remind_set (rec, 2, who, sizeof who, "x", 1, 5000, "p", 1), 0);
+    assert_int_equal (st_record_remind_set (rec, 2, who, sizeof who, "y", 1, 7000, "q", 1), 0);
+    s_commit (c, rec);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMINDER).n, 2);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMINDER).first_due, 5000);
+    /*  Moving "x" leaves one entry for it. */
+    rec = st_record_new ();
+    st_record_remind_set (rec, 2, who, sizeof who, "x", 1, 9000, "p", 1);
+    s_commit (c, rec);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMINDER).n, 2);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMINDER).first_due, 7000);
+    /*  Cancel "y"; cancelling an unknown name is a no-op. */
+    rec = st_record_new ();
+    st_record_remind_cancel (rec, 2, who, sizeof who, "y", 1);
+    st_record_remind_cancel (rec, 2, who, sizeof who, "nope", 4);
+    s_commit (c, rec);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMINDER).n, 1);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMIND_BY).n, 1);
+    /*  A stale fire of an old due time of "x" must not delete the new one. */
+    st_key_t stale;
+    st_key_begin (&stale, 2, ST_KIND_REMINDER);
+    st_key_u64 (&stale, 5000);
+    st_key_bytes (&stale, who, sizeof who);
+    st_key_bytes (&stale, "x", 1);
+    rec = st_record_new ();
+    st_record_remind_fired (rec, stale.b, stale.len);
+    s_commit (c, rec);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMINDER).n, 1);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMIND_BY).n, 1);
+    /*  The real fire deletes both entries. */
+    st_key_t fired;
+    st_key_begin (&fired, 2, ST_KIND_REMINDER);
+    st_key_u64 (&fired, 9000);
+    st_key_bytes (&fired, who, sizeof who);
+    st_key_bytes (&fired, "x", 1);
+    rec = st_record_new ();
+    st_record_remind_fired (rec, fired.b, fired.len);
+    s_commit (c, rec);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMINDER).n, 0);
+    assert_int_equal (s_count (st, 2, ST_KIND_REMIND_BY).n, 0);
+    /*  Bad arguments are refused at build time. */
+    rec = st_record_new ();
+    assert_int_equal (st_record_remind_set (rec, 2, who, sizeof who, "", 0, 1, NULL, 0), RT_EINVAL);
+    assert_int_equal (st_record_remind_fired (rec, "ab", 2), RT_EINVAL);
+    assert_true (st_record_empty (rec));
+    st_record_destroy (&rec);
+    st_committer_destroy (&c);
+    st_store_destroy (&st);
+}
+
+static void
+test_del_range (void **state)
+{
+    (void) state;
+    st_store_t *st = s_open (16);
+    st_committer_t *c = st_committer_new (st, NULL);
+    st_record_t *rec = st_record_new ();
+    for (uint32_t i = 0; i < 100; i++) {
+        st_key_t k;
+        st_key_begin (&k, 3, ST_KIND_DEDUP);
+        st_key_u64 (&k, i);
+        st_record_put (rec, k.b, k.len, "", 0);
+    }
+    s_commit (c, rec);
+    st_key_t lo, hi;
+    st_key_begin (&lo, 3, ST_KIND_DEDUP);
+    st_key_u64 (&lo, 10);
+    st_key_begin (&hi, 3, ST_KIND_DEDUP);
+    st_key_u64 (&hi, 60);
+    rec = st_record_new ();
+    st_record_del_range (rec, lo.b, lo.len, hi.b, hi.len);
+    s_commit (c, rec);
+    assert_int_equal (s_count (st, 3, ST_KIND_DEDUP).n, 50);
+    /*  Oversized keys are refused when the record is built. */
+    uint8_t big[ST_KEY_MAX + 64];
+    memset (big, 1, sizeof big);
+    rec = st_record_new ();
+    assert_int_equal (st_record_put (rec, big, sizeof big, "", 0), RT_ETOOBIG);
+    st_record_destroy (&rec);
+    st_committer_destroy (&c);
+    st_store_destroy (&st);
+}
+
+int
+main (int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_map_grows_on_full, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_group_commit_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reminder_ops, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_del_range, s_setup, s_teardown),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter (argv[1]);
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
