@@ -50,37 +50,45 @@ deps:
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/flags.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cpp $(BUILD)/flags.mk
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CXX     $<"
+	@$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libpasar.a: $(LIB_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	@echo "  AR      $@"
+	@$(AR) rcs $@ $^
 
 $(BUILD)/libtestsupport.a: $(SUP_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	@echo "  AR      $@"
+	@$(AR) rcs $@ $^
 
 $(BIN)/pasar: $(CMD_OBJ) $(BUILD)/libpasar.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libpasar.a $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libpasar.a $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtestsupport.a $(BUILD)/libpasar.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtestsupport.a \
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtestsupport.a \
 	    $(BUILD)/libpasar.a $(PKG_LIBS) -lcmocka
 
 $(BUILD)/tests/bin/%: tests/bin/%.c $(BUILD)/libtestsupport.a $(BUILD)/libpasar.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtestsupport.a \
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtestsupport.a \
 	    $(BUILD)/libpasar.a $(PKG_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libtestsupport.a $(BUILD)/libpasar.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtestsupport.a \
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtestsupport.a \
 	    $(BUILD)/libpasar.a $(PKG_LIBS)
 
 run: deps $(BIN)/pasar
@@ -106,7 +114,8 @@ FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -std=gnu11 -g -O1 -I. -fsanitize=fuzzer,address,undefined
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_C) $(BUILD)/flags.mk
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(filter-out %/rt_toml.cpp,$(FUZZ_SRC_$*)) $(PKG_LIBS)
+	@echo "  FUZZ    $@"
+	@clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(filter-out %/rt_toml.cpp,$(FUZZ_SRC_$*)) $(PKG_LIBS)
 
 FUZZ_SRC_fuzz_envelope := runtime/rt_envelope.c runtime/rt_error.c
 

@@ -87,6 +87,7 @@ s_answer_actor (rt_runtime_t *rt, const rt_imsg_t *req, int status,
     rt_imsg_t *r = rt_imsg_new (&req->from, RT_MSG_REPLY, body, len, 0, 0, 0, false);
     if (!r)
         return;
+    r->from = req->to;
     r->status = status;
     r->corr_id = req->corr_id;
     rt_deliver (rt, r);
@@ -283,6 +284,7 @@ s_answer (rt_ctx_t *ctx, int status, const void *body, size_t len, bool store)
         rt_imsg_t *r = rt_imsg_new (&m->from, RT_MSG_REPLY, body, len, 0, 0, 0, false);
         if (!r)
             return s_effect (ctx, RT_ENOMEM);
+        r->from = ctx->self;
         r->status = status;
         r->corr_id = m->corr_id;
         r->next = NULL;

@@ -139,6 +139,26 @@ s_ping (rt_ctx_t *ctx, void *state, const rt_msg_t *m)
 }
 
 static void
+s_ask_get (rt_ctx_t *ctx, void *state, const rt_msg_t *m)
+{
+    (void) state;
+    uint64_t corr = rt_ctx_ask (ctx, COUNTER_TYPE, (const char *) m->body, m->body_len,
+                                CTR_GET, NULL, 0);
+    rt_ctx_reply (ctx, corr ? 202 : 500, NULL, 0);
+}
+
+/*  The answer to an rt_ctx_ask arrives as a message of its own. */
+static void
+s_reply (rt_ctx_t *ctx, void *state, const rt_msg_t *m)
+{
+    counter_t *c = state;
+    if (m->status != 200 || !m->from || m->corr_id == 0)
+        return;
+    c->value += s_body_num (m);
+    rt_ctx_changed (ctx);
+}
+
+static void
 s_noop (rt_ctx_t *ctx, void *state, const rt_msg_t *m)
 {
     (void) ctx;
@@ -157,6 +177,7 @@ const rt_type_def_t counter_type = {
         [CTR_INC] = s_inc, [CTR_GET] = s_get, [CTR_SEND_INC] = s_send_inc,
         [CTR_REMIND] = s_remind, [CTR_TICK] = s_tick, [CTR_ABORT] = s_abort,
         [CTR_SLOW] = s_slow, [CTR_PING] = s_ping, [CTR_NOOP] = s_noop,
+        [CTR_ASK_GET] = s_ask_get, [RT_MSG_REPLY] = s_reply,
     },
 };
 

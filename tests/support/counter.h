@@ -15,6 +15,8 @@ enum {
     CTR_SLOW,           /* sleep body ms (fills mailboxes in tests) */
     CTR_PING,           /* ping-pong bench: body "<peer> <n>" tells peer n-1 */
     CTR_NOOP,           /* reply nothing, change nothing */
+    CTR_ASK_GET,        /* body: key; asks that counter's value, and on the
+                           reply (RT_MSG_REPLY) adds it to its own */
 };
 
 extern const rt_type_def_t counter_type;

@@ -399,6 +399,25 @@ test_outbox_exactly_once (void **state)
     rt_runtime_destroy (&rt);
 }
 
+/*  Inside the runtime an ask does not block: the answer comes back to the
+    asking actor as an RT_MSG_REPLY message with the correlation id. */
+static void
+test_actor_ask_reply (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    assert_int_equal (counter_ask (rt, "answerer", CTR_INC, "5", NULL, 5000), 200);
+    assert_int_equal (counter_ask (rt, "asker", CTR_INC, "1", NULL, 5000), 200);
+    assert_int_equal (counter_ask (rt, "asker", CTR_ASK_GET, "answerer", NULL, 5000), 202);
+    long long v = 0;
+    for (int i = 0; i < 100 && v != 6; i++) {
+        usleep (10000);
+        v = s_get (rt, "asker");
+    }
+    assert_int_equal (v, 6);
+    rt_runtime_destroy (&rt);
+}
+
 static void
 test_bad_requests (void **state)
 {
@@ -476,6 +495,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_reminder_fires, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reminder_after_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_outbox_exactly_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_actor_ask_reply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_requests, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupt_data_dir, s_setup, s_teardown),
     };
