@@ -102,6 +102,7 @@ s_metrics (struct mg_connection *conn, void *cbdata)
         { "pasar_actors_resident", "gauge", "Activated actors in memory.", st.resident },
         { "pasar_mailbox_depth", "gauge", "Messages waiting in inboxes and mailboxes.", st.mailbox_depth },
         { "pasar_refused_overloaded_total", "counter", "Messages refused: mailbox or inbox full.", st.refused_overloaded },
+        { "pasar_asks_expired_total", "counter", "Asks dropped unrun: deadline passed in the queue.", st.expired },
         { "pasar_idempotency_replays_total", "counter", "Answers served from idempotency records.", st.idem_replays },
         { "pasar_reminders_fired_total", "counter", "Reminders fired.", st.reminders_fired },
         { "pasar_outbox_pending", "gauge", "Outbox messages not yet acknowledged.", st.outbox_pending },

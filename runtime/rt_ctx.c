@@ -570,6 +570,17 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
 
     st_key_t ik, dk;
     bool handled = false, mark_dedup = false;
+    if (msg->deadline_ms && ctx.now_ms > msg->deadline_ms) {
+        /*  The asker has given up: running it now only adds load to an
+            actor that is already behind (load shedding, at most once). */
+        if (ctx.out.future) {
+            rt_future_complete (ctx.out.future, RT_ETIMEOUT, 0, false, NULL, 0);
+            rt_future_release (&ctx.out.future);
+        }
+        atomic_fetch_add (&rt->expired, 1);
+        rt_imsg_free (&msg);
+        return;
+    }
     if (msg->flags & RT_MF_SRC) {
         s_dedup_key (&dk, ctx.shard, &ctx.self, msg->src_shard, msg->src_seq);
         uint8_t *v = NULL;

@@ -51,6 +51,7 @@ typedef struct rt_imsg {
     int32_t      status;        /* replies */
     uint64_t     corr_id;
     rt_future_t *future;        /* outside ask: the reply goes here */
+    int64_t      deadline_ms;   /* unix ms; 0 = none. Past it, not run */
     uint32_t     src_shard;     /* RT_MF_SRC */
     uint64_t     src_seq, src_low;
     uint8_t      fingerprint[RT_FINGERPRINT_BYTES];
@@ -123,7 +124,7 @@ struct rt_runtime {
     atomic_bool         started;
     atomic_bool         stopping;
     atomic_uint_fast64_t next_corr;
-    atomic_uint_fast64_t refused, idem_replays, reminders_fired;
+    atomic_uint_fast64_t refused, idem_replays, reminders_fired, expired;
     atomic_uint_fast64_t turns;
 };
 

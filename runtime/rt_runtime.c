@@ -201,6 +201,7 @@ rt_ask (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t 
         return reply->err = RT_ENOMEM;
     }
     m->future = f;              /* the runtime's reference */
+    m->deadline_ms = rt_now_ms () + timeout_ms;
     rt_deliver (self, m);       /* on refusal the future is completed */
     if (!rt_future_wait (f, timeout_ms, reply))
         reply->err = RT_ETIMEOUT;
@@ -230,6 +231,7 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
     for (uint32_t i = 0; self->workers && i < self->nworkers; i++)
         rt_worker_stats (self->workers[i], out);
     out->refused_overloaded = atomic_load (&self->refused);
+    out->expired = atomic_load (&self->expired);
     out->idem_replays = atomic_load (&self->idem_replays);
     out->reminders_fired = atomic_load (&self->reminders_fired);
     if (self->pump)

@@ -97,6 +97,7 @@ uint32_t rt_shard_of (uint16_t type, const char *key, size_t len, uint32_t shard
 typedef struct {
     uint64_t activations, passivations, kills, turns;
     uint64_t refused_overloaded;
+    uint64_t expired;               /* asks dropped: deadline passed while queued */
     uint64_t resident;
     uint64_t mailbox_depth;         /* messages waiting, all actors */
     uint64_t idem_replays;

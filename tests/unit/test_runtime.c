@@ -324,6 +324,25 @@ test_mailbox_overflow_refused (void **state)
     rt_runtime_destroy (&rt);
 }
 
+/*  An ask whose deadline passes while it waits behind a slow turn is not
+    run at all: the caller gets RT_ETIMEOUT and the state is unchanged. */
+static void
+test_expired_asks_not_run (void **state)
+{
+    (void) state;
+    rt_runtime_t *rt = s_open (NULL);
+    rt_request_t slow = { .to_type = COUNTER_TYPE, .to_key = "late", .to_key_len = 4,
+                          .msg_type = CTR_SLOW, .body = "300", .body_len = 3 };
+    assert_int_equal (rt_tell (rt, &slow), 0);
+    usleep (20000);
+    assert_int_equal (counter_ask (rt, "late", CTR_INC, "1", NULL, 50), RT_ETIMEOUT);
+    assert_int_equal (s_get (rt, "late"), 0);
+    rt_stats_t st;
+    rt_stats (rt, &st);
+    assert_int_equal (st.expired, 1);
+    rt_runtime_destroy (&rt);
+}
+
 static void
 test_reminder_fires (void **state)
 {
@@ -492,6 +511,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_passivation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_resident_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_mailbox_overflow_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_expired_asks_not_run, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reminder_fires, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reminder_after_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_outbox_exactly_once, s_setup, s_teardown),
