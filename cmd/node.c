@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "runtime/rt_config.h"
 #include "runtime/rt_runtime.h"
+#include "runtime/rt_error.h"
 #include "runtime/rt_log.h"
 #include "edge/ed_server.h"
 
@@ -110,10 +111,21 @@ cmd_node (int argc, char **argv)
     rt_log ("info", "node.start",
             "\"node\":\"%s\",\"http\":\"%s\",\"data_dir\":\"%s\",\"shards\":%u,\"epoch\":%llu",
             me->id, me->http, dir, conf->shards, (unsigned long long) conf->epoch);
+    int rc_exit = 0;
     for (;;) {
-        int sig = 0;
-        if (sigwait (&sigs, &sig))
-            continue;
+        /*  Wake twice a second to notice a failed store: fail-stop, so a
+            supervisor restarts the node from what is on disk. */
+        struct timespec tick = { 0, 500 * 1000000L };
+        int sig = sigtimedwait (&sigs, NULL, &tick);
+        if (sig < 0) {
+            int failed = rt_failed (rt);
+            if (!failed)
+                continue;
+            rt_log ("error", "node.store_failed", "\"node\":\"%s\",\"error\":\"%s\"",
+                    me->id, rt_strerror (failed));
+            rc_exit = 1;
+            break;
+        }
         if (sig == SIGHUP) {
             s_reload (path, conf);
             continue;
@@ -125,5 +137,5 @@ cmd_node (int argc, char **argv)
     rt_runtime_destroy (&rt);
     rt_log ("info", "node.stopped", "\"node\":\"%s\"", me->id);
     rt_config_destroy (&conf);
-    return 0;
+    return rc_exit;
 }

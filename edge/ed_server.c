@@ -48,10 +48,13 @@ static int
 s_readyz (struct mg_connection *conn, void *cbdata)
 {
     ed_server_t *self = cbdata;
-    /*  Ready when the runtime answers: its workers and store are up. */
-    rt_stats_t st;
-    rt_stats (self->rt, &st);
-    char body[128];
+    char body[160];
+    int failed = rt_failed (self->rt);
+    if (failed) {
+        int n = snprintf (body, sizeof body, "{\"status\":\"store failed\",\"node_id\":\"%s\"}",
+                          self->node_id);
+        return s_send (conn, 503, "Service Unavailable", "application/json", body, (size_t) n);
+    }
     int n = snprintf (body, sizeof body, "{\"status\":\"ready\",\"node_id\":\"%s\"}",
                       self->node_id);
     return s_send (conn, 200, "OK", "application/json", body, (size_t) n);
@@ -111,6 +114,8 @@ s_metrics (struct mg_connection *conn, void *cbdata)
         { "pasar_commit_batches_total", "counter", "LMDB write transactions (group commits).", st.commit_batches },
         { "pasar_commit_records_total", "counter", "Turn records committed.", st.commit_records },
         { "pasar_store_map_size_bytes", "gauge", "LMDB map size.", st.map_size_bytes },
+        { "pasar_store_failed", "gauge", "1 once a commit failed (fail-stop: the node exits and must be restarted).",
+          rt_failed (self->rt) != 0 },
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         s_out (&o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name, m[i].help,

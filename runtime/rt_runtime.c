@@ -224,6 +224,12 @@ rt_kill (rt_runtime_t *self, uint16_t type, const char *key, size_t len)
     return rt_deliver (self, m);
 }
 
+int
+rt_failed (rt_runtime_t *self)
+{
+    return self->committer ? st_committer_failed (self->committer) : 0;
+}
+
 void
 rt_stats (rt_runtime_t *self, rt_stats_t *out)
 {

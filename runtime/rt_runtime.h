@@ -88,6 +88,11 @@ void rt_reply_free (rt_reply_t *reply);
     asks get RT_EKILLED). Its next message reloads committed state. */
 int rt_kill (rt_runtime_t *self, uint16_t type, const char *key, size_t len);
 
+/*  0 while the runtime can make progress; otherwise the error that
+    stopped its store (a failed commit: the node must restart, see
+    st_commit.h). */
+int rt_failed (rt_runtime_t *self);
+
 /* ---- placement and introspection -------------------------------------- */
 
 /*  shard = fnv1a64(type, key) mod shards: stable across versions, because

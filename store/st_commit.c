@@ -50,6 +50,7 @@ struct st_committer {
     uint32_t        batch_max;
     uint64_t        next_seq;
     uint64_t        durable;    /* atomic reads without the lock */
+    int             failed;     /* sticky: first batch error (atomic) */
     bool            stopping;
     st_commit_stats_t stats;
 };
@@ -388,7 +389,11 @@ s_committer_main (void *arg)
 
         uint64_t t0 = s_now_ns ();
         size_t ops = 0;
-        int err = s_commit_batch (self, batch, &ops);
+        int err = __atomic_load_n (&self->failed, __ATOMIC_ACQUIRE);
+        if (!err)
+            err = s_commit_batch (self, batch, &ops);
+        if (err)
+            __atomic_store_n (&self->failed, err, __ATOMIC_RELEASE);
         uint64_t dt = s_now_ns () - t0;
 
         pthread_mutex_lock (&self->lock);
@@ -400,7 +405,8 @@ s_committer_main (void *arg)
             self->stats.commit_ns_max = dt;
         if (err)
             self->stats.failed_batches++;
-        __atomic_store_n (&self->durable, last->seq, __ATOMIC_RELEASE);
+        else
+            __atomic_store_n (&self->durable, last->seq, __ATOMIC_RELEASE);
         pthread_cond_broadcast (&self->durable_cv);
         pthread_mutex_unlock (&self->lock);
 
@@ -512,7 +518,7 @@ st_committer_wait (st_committer_t *self, uint64_t seq, int timeout_ms)
     struct timespec deadline = rt_deadline_in (timeout_ms >= 0 ? timeout_ms : 0);
     pthread_mutex_lock (&self->lock);
     int rc = 0;
-    while (self->durable < seq && rc == 0) {
+    while (self->durable < seq && !self->failed && rc == 0) {
         if (timeout_ms < 0)
             pthread_cond_wait (&self->durable_cv, &self->lock);
         else
@@ -521,6 +527,12 @@ st_committer_wait (st_committer_t *self, uint64_t seq, int timeout_ms)
     bool ok = self->durable >= seq;
     pthread_mutex_unlock (&self->lock);
     return ok;
+}
+
+int
+st_committer_failed (st_committer_t *self)
+{
+    return __atomic_load_n (&self->failed, __ATOMIC_ACQUIRE);
 }
 
 void

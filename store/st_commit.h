@@ -12,9 +12,12 @@
 
     Sequence numbers are assigned at submit, in order; st_committer_durable
     is the highest sequence whose record is on disk (all earlier ones are
-    too). A failed batch fails every record in it (done gets an error) and
-    the committer goes on with the next batch: the runtime then kills the
-    actors whose in-memory state got ahead of the disk.
+    too). A failed batch fails every record in it (done gets an error), and
+    the committer stays failed: every later record fails too. Actors may
+    have run further turns on the state the failed batch did not keep, and
+    a later commit of theirs would make effects durable that callers were
+    told had failed; the only safe way on is a restart from what is on disk
+    (fail-stop). st_committer_failed tells the node to do that.
     =========================================================================
 */
 #ifndef ST_COMMIT_H_INCLUDED
@@ -99,10 +102,14 @@ uint64_t st_committer_durable (st_committer_t *self);
 /*  Highest sequence number handed out. */
 uint64_t st_committer_submitted (st_committer_t *self);
 
-/*  Block until st_committer_durable >= seq, or timeout_ms passed (-1 =
-    forever). Returns true when durable. */
+/*  Block until st_committer_durable >= seq, the committer failed, or
+    timeout_ms passed (-1 = forever). Returns true when durable. Done
+    callbacks of the batch may still be running when it returns. */
 bool st_committer_wait (st_committer_t *self, uint64_t seq, int timeout_ms);
 
 void st_committer_stats (st_committer_t *self, st_commit_stats_t *out);
+
+/*  0 while healthy; the error of the first failed batch after that. */
+int st_committer_failed (st_committer_t *self);
 
 #endif

@@ -27,6 +27,7 @@ struct st_store {
         happen with no transaction of this process in use. */
     pthread_rwlock_t resize_lock;
     uint64_t map_size;
+    uint64_t map_size_max;
     int      stale_readers;
 };
 
@@ -156,6 +157,8 @@ st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
     pthread_rwlock_init (&self->resize_lock, &attr);
     pthread_rwlockattr_destroy (&attr);
     self->map_size = (uint64_t) opts->map_size_mb << 20;
+    self->map_size_max = (uint64_t) (opts->map_size_max_mb ? opts->map_size_max_mb
+                                                             : RT_MAP_SIZE_MAX_MB) << 20;
 
     if ((rc = mdb_env_create (&self->env)))
         goto out_lmdb;
@@ -248,12 +251,12 @@ st_store_dbi (st_store_t *self)
     return self->dbi;
 }
 
-/*  Double the map (up to RT_MAP_SIZE_MAX_MB). Called by the committer
-    with no write transaction open; waits for open readers to end. */
+/*  Double the map (up to its ceiling). Called by the committer with no
+    write transaction open; waits for open readers to end. */
 int
 st_store_grow (st_store_t *self)
 {
-    uint64_t ceiling = (uint64_t) RT_MAP_SIZE_MAX_MB << 20;
+    uint64_t ceiling = self->map_size_max;
     if (self->map_size >= ceiling)
         return RT_EMAPFULL;
     uint64_t next = self->map_size * 2;

@@ -27,6 +27,7 @@ typedef struct {
     const char *node_id;        /* recorded on creation, checked after */
     uint32_t    shards;         /* likewise: fixed for the cluster's life */
     uint32_t    map_size_mb;    /* starting map size */
+    uint32_t    map_size_max_mb;/* growth ceiling; 0 = RT_MAP_SIZE_MAX_MB */
     bool        nometasync;     /* storage.sync = "nometasync" */
     bool        nosync;         /* tests/bench of rebuildable data only */
 } st_options_t;

@@ -143,6 +143,65 @@ test_map_grows_on_full (void **state)
     st_store_destroy (&st);
 }
 
+static int s_failed_done;
+
+static void
+s_count_failed (void *arg, uint64_t seq, int err)
+{
+    (void) arg;
+    (void) seq;
+    if (err)
+        s_failed_done++;
+}
+
+/*  At the map's ceiling the batch fails with a clear error, every later
+    record fails too (fail-stop), and what was committed before is intact
+    when the store is opened again. */
+static void
+test_map_ceiling_fails_stop (void **state)
+{
+    (void) state;
+    st_options_t o = { .node_id = "n1", .shards = 8, .map_size_mb = 1, .map_size_max_mb = 2 };
+    char err[256];
+    st_store_t *st = NULL;
+    assert_int_equal (st_store_open (s_dir, &o, &st, err, sizeof err), 0);
+    st_committer_t *c = st_committer_new (st, NULL);
+    st_record_t *rec = st_record_new ();
+    st_key_t k;
+    st_key_begin (&k, 1, ST_KIND_STATE);
+    st_key_bytes (&k, "kept", 4);
+    st_record_put (rec, k.b, k.len, "v1", 2);
+    s_commit (c, rec);
+    static uint8_t blob[200 * 1024];
+    uint64_t last = 0;
+    s_failed_done = 0;
+    for (int i = 0; i < 40; i++) {
+        rec = st_record_new ();
+        st_key_t bk;
+        st_key_begin (&bk, 2, ST_KIND_STATE);
+        st_key_u32 (&bk, (uint32_t) i);
+        st_record_put (rec, bk.b, bk.len, blob, sizeof blob);
+        last = st_committer_submit (c, &rec, s_count_failed, NULL);
+    }
+    assert_false (st_committer_wait (c, last, 30000));
+    assert_int_equal (st_committer_failed (c), RT_EMAPFULL);
+    /*  Sticky: even a tiny record now fails. */
+    rec = st_record_new ();
+    st_record_put (rec, k.b, k.len, "v2", 2);
+    last = st_committer_submit (c, &rec, s_count_failed, NULL);
+    assert_false (st_committer_wait (c, last, 10000));
+    st_committer_destroy (&c);          /* drains: every callback has run */
+    assert_true (s_failed_done >= 2);
+    st_store_destroy (&st);
+    assert_int_equal (st_store_open (s_dir, &o, &st, err, sizeof err), 0);
+    const void *v;
+    size_t vlen;
+    assert_int_equal (s_get (st, &k, &v, &vlen), 0);
+    assert_int_equal (vlen, 2);
+    assert_memory_equal (v, "v1", 2);
+    st_store_destroy (&st);
+}
+
 typedef struct { uint64_t last; int out_of_order; int calls; pthread_mutex_t m; } order_t;
 
 static void
@@ -283,6 +342,7 @@ main (int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_map_grows_on_full, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_map_ceiling_fails_stop, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_group_commit_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reminder_ops, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_del_range, s_setup, s_teardown),
