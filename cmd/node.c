@@ -98,7 +98,9 @@ cmd_node (int argc, char **argv)
     }
     /*  Domain actor types register here as they are built (actors/). */
     int rc = rt_start (rt);
-    ed_options_t eo = { .listen = me->http, .node_id = me->id };
+    ed_options_t eo = { .listen = me->http, .node_id = me->id,
+                        .idem_retention_s = conf->idem_retention_s,
+                        .ask_timeout_ms = conf->ask_timeout_ms, .log_requests = true };
     ed_server_t *edge = rc ? NULL : ed_server_new (rt, &eo, err, sizeof err);
     if (!edge) {
         char esc[600];

@@ -1,147 +1,522 @@
 /*  =========================================================================
-    ed_server.c - civetweb server with the operations endpoints
+    ed_server.c - civetweb server and the request pipeline
+
+    Every request walks the same steps, driven by its route-table row:
+      match path -> 404 / 405 (with Allow)
+      body: Content-Type -> 415, size -> 413 (before reading it), depth and
+      JSON syntax and UTF-8 -> 400, schema -> 422
+      Idempotency-Key: malformed -> 400, missing where required -> 400
+      handler -> exactly one reply
+    then one log line and the metrics. Handlers never repeat any of this.
     =========================================================================
 */
-#include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <civetweb.h>
+#include <sodium.h>
 #include "ed_server.h"
+#include "ed_metrics.h"
 #include "runtime/rt_error.h"
+#include "runtime/rt_log.h"
 
 struct ed_server {
     struct mg_context *ctx;
     rt_runtime_t *rt;
-    char node_id[32];
+    ed_options_t  opts;
+    char          node_id[32];
+    ed_metrics_t *metrics;
+    const char  **labels;           /* "METHOD pattern" per route */
 };
 
-/*  Whole response in one write: with headers and body in separate
-    writes, Nagle plus delayed ACKs stall every response by ~40 ms. */
-static int
-s_send (struct mg_connection *conn, int status, const char *reason,
-        const char *ctype, const char *body, size_t len)
+struct ed_req {
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    ed_server_t      *srv;
+    const ed_route_t *route;
+    size_t            route_idx;
+    char              path[512];    /* whole, for instance and fingerprint */
+    char              segbuf[512];  /* path split into segments, in place */
+    char             *segs[ED_SEGMENTS_MAX];
+    size_t            nsegs;
+    const char       *cap_name[ED_CAPTURES_MAX];
+    size_t            cap_name_len[ED_CAPTURES_MAX];
+    const char       *cap_val[ED_CAPTURES_MAX];
+    size_t            ncaps;
+    char             *raw;          /* body bytes */
+    size_t            raw_len;
+    json_t           *body;
+    const char       *idem_key;
+    uint8_t           fingerprint[32];
+    bool              have_fp;
+    char              traceparent[56];
+    char              headers[1024];  /* extra response headers */
+    size_t            headers_len;
+    bool              replied;
+    int               status;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static uint64_t
+s_now_us (void)
 {
-    char head[256];
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static bool
+s_hex (const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit ((unsigned char) s[i]) || isupper ((unsigned char) s[i]))
+            return false;
+    return true;
+}
+
+static bool
+s_all_zero (const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != '0')
+            return false;
+    return true;
+}
+
+/*  Keep the client's traceparent when it is a valid version-00 header
+    (new span id of ours would be more correct; the trace id is what logs
+    and messages need), else start a new trace. */
+static void
+s_traceparent (ed_req_t *req)
+{
+    const char *tp = mg_get_header (req->conn, "traceparent");
+    if (tp && strlen (tp) == 55 && !strncmp (tp, "00-", 3) && tp[35] == '-' && tp[52] == '-'
+        && s_hex (tp + 3, 32) && s_hex (tp + 36, 16) && s_hex (tp + 53, 2)
+        && !s_all_zero (tp + 3, 32) && !s_all_zero (tp + 36, 16)) {
+        memcpy (req->traceparent, tp, 56);
+        return;
+    }
+    uint8_t id[24];
+    randombytes_buf (id, sizeof id);
+    char hex[49];
+    sodium_bin2hex (hex, sizeof hex, id, sizeof id);
+    snprintf (req->traceparent, sizeof req->traceparent, "00-%.32s-%.16s-01", hex, hex + 32);
+}
+
+/* ---- answering -------------------------------------------------------------- */
+
+void
+ed_reply_header (ed_req_t *req, const char *name, const char *value)
+{
+    if (strpbrk (name, "\r\n") || strpbrk (value, "\r\n"))
+        return;
+    int n = snprintf (req->headers + req->headers_len, sizeof req->headers - req->headers_len,
+                      "%s: %s\r\n", name, value);
+    if (n > 0 && req->headers_len + (size_t) n < sizeof req->headers)
+        req->headers_len += (size_t) n;
+}
+
+static const char *
+s_reason (int status)
+{
+    switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 204: return "No Content";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 409: return "Conflict";
+        case 412: return "Precondition Failed";
+        case 413: return "Payload Too Large";
+        case 415: return "Unsupported Media Type";
+        case 422: return "Unprocessable Content";
+        case 429: return "Too Many Requests";
+        case 503: return "Service Unavailable";
+        default:  return status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+void
+ed_reply_bytes (ed_req_t *req, int status, const char *ctype, const void *body, size_t len)
+{
+    if (req->replied)
+        return;
+    req->replied = true;
+    req->status = status;
+    char head[1600];
     int n = snprintf (head, sizeof head,
                       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                      "Cache-Control: no-store\r\n\r\n", status, reason, ctype, len);
-    char *buf = malloc ((size_t) n + len);
-    if (!buf)
-        return 500;
-    memcpy (buf, head, (size_t) n);
-    memcpy (buf + n, body, len);
-    mg_write (conn, buf, (size_t) n + len);
-    free (buf);
-    return status;
+                      "traceparent: %s\r\n%.*s\r\n",
+                      status, s_reason (status), ctype, status == 204 ? 0 : len,
+                      req->traceparent, (int) req->headers_len, req->headers);
+    if (n < 0 || (size_t) n >= sizeof head)
+        n = 0;
+    if (status == 204)
+        len = 0;
+    /*  One write for head and body: separate writes meet Nagle and delayed
+        ACKs and stall ~40 ms. */
+    char *out = malloc ((size_t) n + len);
+    if (!out)
+        return;
+    memcpy (out, head, (size_t) n);
+    if (len)
+        memcpy (out + n, body, len);
+    mg_write (req->conn, out, (size_t) n + len);
+    free (out);
 }
 
-static int
-s_healthz (struct mg_connection *conn, void *cbdata)
+void
+ed_reply_json (ed_req_t *req, int status, json_t *body)
 {
-    (void) cbdata;
-    const char *body = "{\"status\":\"ok\"}";
-    return s_send (conn, 200, "OK", "application/json", body, strlen (body));
+    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+    json_decref (body);
+    ed_reply_bytes (req, status, "application/json", text ? text : "", text ? strlen (text) : 0);
+    free (text);
 }
 
-static int
-s_readyz (struct mg_connection *conn, void *cbdata)
+static void
+s_problem (ed_req_t *req, ed_problem_t p, const char *detail, json_t *errors)
 {
-    ed_server_t *self = cbdata;
-    char body[160];
-    int failed = rt_failed (self->rt);
-    if (failed) {
-        int n = snprintf (body, sizeof body, "{\"status\":\"store failed\",\"node_id\":\"%s\"}",
-                          self->node_id);
-        return s_send (conn, 503, "Service Unavailable", "application/json", body, (size_t) n);
+    const ed_problem_def_t *d = ed_problem_def (p);
+    char type[96];
+    snprintf (type, sizeof type, "/problems/%s", d->slug);
+    json_t *o = json_pack ("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", d->title,
+                           "status", d->status, "detail", detail ? detail : d->page,
+                           "instance", req->path);
+    if (o && errors)
+        json_object_set_new (o, "errors", errors);
+    else
+        json_decref (errors);
+    char *text = o ? json_dumps (o, JSON_COMPACT) : NULL;
+    json_decref (o);
+    if (d->status == 503 || d->status == 429)
+        ed_reply_header (req, "Retry-After", "1");
+    ed_reply_bytes (req, d->status, "application/problem+json", text ? text : "{}",
+                    text ? strlen (text) : 2);
+    free (text);
+}
+
+void
+ed_reply_problem (ed_req_t *req, ed_problem_t p, const char *detail)
+{
+    s_problem (req, p, detail, NULL);
+}
+
+void
+ed_reply_invalid (ed_req_t *req, const ed_verr_t *errs, size_t n)
+{
+    json_t *arr = json_array ();
+    for (size_t i = 0; i < n && i < ED_JSON_ERRORS_MAX; i++)
+        json_array_append_new (arr, json_pack ("{s:s, s:s}", "field", errs[i].path,
+                                               "message", errs[i].message));
+    s_problem (req, ED_P_VALIDATION, NULL, arr);
+}
+
+void
+ed_reply_rt_error (ed_req_t *req, int err)
+{
+    switch (err) {
+        case RT_EIDEM_REUSED:   ed_reply_problem (req, ED_P_IDEM_KEY_REUSED, NULL); return;
+        case RT_EIDEM_INFLIGHT: ed_reply_problem (req, ED_P_IDEM_IN_FLIGHT, NULL); return;
+        case RT_EOVERLOADED:
+        case RT_ETIMEOUT:
+        case RT_ESTOPPED:
+        case RT_EKILLED:        ed_reply_problem (req, ED_P_UNAVAILABLE, rt_strerror (err)); return;
+        case RT_EINVAL:
+        case RT_ETOOBIG:        ed_reply_problem (req, ED_P_VALIDATION, rt_strerror (err)); return;
+        default:                ed_reply_problem (req, ED_P_INTERNAL, rt_strerror (err)); return;
     }
-    int n = snprintf (body, sizeof body, "{\"status\":\"ready\",\"node_id\":\"%s\"}",
-                      self->node_id);
-    return s_send (conn, 200, "OK", "application/json", body, (size_t) n);
 }
 
-typedef struct {
-    char  *buf;
-    size_t len, cap;
-} out_t;
+/* ---- reading ----------------------------------------------------------------- */
 
-static void
-s_out (out_t *o, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+const ed_route_t *ed_req_route (ed_req_t *req) { return req->route; }
+ed_server_t *ed_req_server (ed_req_t *req) { return req->srv; }
+rt_runtime_t *ed_req_runtime (ed_req_t *req) { return req->srv->rt; }
+json_t *ed_req_body (ed_req_t *req) { return req->body; }
+const char *ed_req_idem_key (ed_req_t *req) { return req->idem_key; }
+const char *ed_req_traceparent (ed_req_t *req) { return req->traceparent; }
+const char *ed_req_remote (ed_req_t *req) { return req->ri->remote_addr; }
+const ed_options_t *ed_server_options (ed_server_t *self) { return &self->opts; }
 
-static void
-s_out (out_t *o, const char *fmt, ...)
+const char *
+ed_req_header (ed_req_t *req, const char *name)
 {
-    va_list ap;
+    return mg_get_header (req->conn, name);
+}
+
+const char *
+ed_req_capture (ed_req_t *req, const char *name)
+{
+    size_t n = strlen (name);
+    for (size_t i = 0; i < req->ncaps; i++)
+        if (req->cap_name_len[i] == n && !memcmp (req->cap_name[i], name, n))
+            return req->cap_val[i];
+    return NULL;
+}
+
+const char *
+ed_req_query (ed_req_t *req, const char *name, char *buf, size_t len)
+{
+    const char *qs = req->ri->query_string;
+    if (!qs)
+        return NULL;
+    int n = mg_get_var (qs, strlen (qs), name, buf, len);
+    return n >= 0 ? buf : NULL;
+}
+
+const uint8_t *
+ed_req_fingerprint (ed_req_t *req)
+{
+    if (req->have_fp)
+        return req->fingerprint;
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init (&st);
+    const char *m = req->ri->request_method;
+    crypto_hash_sha256_update (&st, (const uint8_t *) m, strlen (m) + 1);
+    crypto_hash_sha256_update (&st, (const uint8_t *) req->path, strlen (req->path) + 1);
+    /*  Canonical body: keys sorted, compact, so key order and whitespace
+        do not make two equal requests differ. */
+    char *canon = req->body ? json_dumps (req->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (canon)
+        crypto_hash_sha256_update (&st, (const uint8_t *) canon, strlen (canon));
+    free (canon);
+    crypto_hash_sha256_final (&st, req->fingerprint);
+    req->have_fp = true;
+    return req->fingerprint;
+}
+
+/* ---- the pipeline -------------------------------------------------------------- */
+
+/*  Split a copy of req->path into segments; captures point into it. */
+static bool
+s_split (ed_req_t *req)
+{
+    memcpy (req->segbuf, req->path, sizeof req->segbuf);
+    char *p = req->segbuf + 1;
+    req->nsegs = 0;
+    if (!*p)
+        return true;
+    while (p) {
+        if (req->nsegs == ED_SEGMENTS_MAX)
+            return false;
+        req->segs[req->nsegs++] = p;
+        p = strchr (p, '/');
+        if (p)
+            *p++ = 0;
+    }
+    return true;
+}
+
+/*  Does pattern match the segments? Fills captures when it does. */
+static bool
+s_match (ed_req_t *req, const char *pattern)
+{
+    const char *p = pattern + 1;
+    size_t i = 0, ncaps = 0;
+    while (*p || i < req->nsegs) {
+        if (i >= req->nsegs || !*p)
+            return false;
+        const char *end = strchr (p, '/');
+        size_t n = end ? (size_t) (end - p) : strlen (p);
+        const char *seg = req->segs[i];
+        if (p[0] == '{' && p[n - 1] == '}') {
+            if (!*seg || ncaps == ED_CAPTURES_MAX)
+                return false;
+            req->cap_name[ncaps] = p + 1;
+            req->cap_name_len[ncaps] = n - 2;
+            req->cap_val[ncaps++] = seg;
+        }
+        else if (strlen (seg) != n || memcmp (seg, p, n))
+            return false;
+        i++;
+        p = end ? end + 1 : p + n;
+    }
+    req->ncaps = ncaps;
+    return true;
+}
+
+static void
+s_route (ed_req_t *req)
+{
+    const char *method = req->ri->request_method;
+    char allow[128] = "";
+    bool path_known = false;
+    for (size_t r = 0; r < ed_routes_count; r++) {
+        if (!s_match (req, ed_routes[r].pattern))
+            continue;
+        path_known = true;
+        if (!strcmp (ed_routes[r].method, method)) {
+            req->route = &ed_routes[r];
+            req->route_idx = r;
+            return;
+        }
+        size_t l = strlen (allow);
+        snprintf (allow + l, sizeof allow - l, "%s%s", l ? ", " : "", ed_routes[r].method);
+    }
+    req->route_idx = ed_routes_count;
+    if (path_known) {
+        ed_reply_header (req, "Allow", allow);
+        ed_reply_problem (req, ED_P_METHOD_NOT_ALLOWED, NULL);
+    }
+    else
+        ed_reply_problem (req, ED_P_NOT_FOUND, NULL);
+}
+
+/*  Read and check the body. Replies (and returns false) on any problem. */
+static bool
+s_body (ed_req_t *req)
+{
+    const ed_route_t *rt = req->route;
+    long long declared = req->ri->content_length;
+    bool chunked = declared < 0 && mg_get_header (req->conn, "Transfer-Encoding");
+    if (!rt->schema) {
+        if (declared > 0 || chunked) {
+            ed_reply_problem (req, ED_P_PAYLOAD_TOO_LARGE, "this route takes no body");
+            return false;
+        }
+        return true;
+    }
+    const char *ct = mg_get_header (req->conn, "Content-Type");
+    if (!ct || strncasecmp (ct, "application/json", 16) || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+        ed_reply_problem (req, ED_P_UNSUPPORTED_MEDIA, NULL);
+        return false;
+    }
+    size_t max = rt->body_max ? rt->body_max : ED_BODY_MAX_DEFAULT;
+    if (declared > (long long) max) {
+        /*  Refused before reading a byte of it. */
+        ed_reply_header (req, "Connection", "close");
+        ed_reply_problem (req, ED_P_PAYLOAD_TOO_LARGE, NULL);
+        return false;
+    }
+    req->raw = malloc (max + 1);
+    if (!req->raw) {
+        ed_reply_problem (req, ED_P_UNAVAILABLE, "out of memory");
+        return false;
+    }
+    size_t got = 0;
     for (;;) {
-        va_start (ap, fmt);
-        int n = vsnprintf (o->buf + o->len, o->cap - o->len, fmt, ap);
-        va_end (ap);
-        if (n < 0)
-            return;
-        if (o->len + (size_t) n < o->cap) {
-            o->len += (size_t) n;
-            return;
+        int n = mg_read (req->conn, req->raw + got, max + 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t) n;
+        if (got > max) {
+            ed_reply_header (req, "Connection", "close");
+            ed_reply_problem (req, ED_P_PAYLOAD_TOO_LARGE, NULL);
+            return false;
         }
-        size_t cap = o->cap * 2 + (size_t) n;
-        char *b = realloc (o->buf, cap);
-        if (!b)
-            return;
-        o->buf = b;
-        o->cap = cap;
     }
+    req->raw_len = got;
+    if (!ed_json_depth_ok (req->raw, got, ED_JSON_DEPTH_MAX)) {
+        ed_reply_problem (req, ED_P_MALFORMED, "JSON nested deeper than 32 levels");
+        return false;
+    }
+    json_error_t jerr;
+    /*  jansson rejects invalid UTF-8; duplicate keys are ambiguous, so we
+        reject them too. */
+    req->body = json_loadb (req->raw, got, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req->body) {
+        char detail[220];
+        snprintf (detail, sizeof detail, "invalid JSON at line %d column %d: %s",
+                  jerr.line, jerr.column, jerr.text);
+        ed_reply_problem (req, ED_P_MALFORMED, detail);
+        return false;
+    }
+    ed_verr_t errs[ED_JSON_ERRORS_MAX];
+    size_t n = ed_json_validate (req->body, rt->schema, errs, ED_JSON_ERRORS_MAX);
+    if (n) {
+        ed_reply_invalid (req, errs, n);
+        return false;
+    }
+    return true;
+}
+
+static bool
+s_idempotency (ed_req_t *req)
+{
+    const char *k = mg_get_header (req->conn, "Idempotency-Key");
+    if (req->route->idem == ED_IDEM_NONE)
+        return true;
+    if (!k) {
+        if (req->route->idem == ED_IDEM_REQUIRED) {
+            ed_reply_problem (req, ED_P_IDEM_KEY_MISSING, NULL);
+            return false;
+        }
+        return true;
+    }
+    size_t n = strlen (k);
+    bool ok = n >= 1 && n <= RT_IDEM_KEY_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = k[i] >= 0x21 && k[i] <= 0x7e;
+    if (!ok) {
+        ed_reply_problem (req, ED_P_MALFORMED,
+                          "Idempotency-Key must be 1 to 255 printable ASCII characters");
+        return false;
+    }
+    req->idem_key = k;
+    return true;
 }
 
 static int
-s_metrics (struct mg_connection *conn, void *cbdata)
+s_handle (struct mg_connection *conn, void *cbdata)
 {
-    ed_server_t *self = cbdata;
-    rt_stats_t st;
-    rt_stats (self->rt, &st);
-    out_t o = { malloc (8192), 0, 8192 };
-    if (!o.buf)
+    ed_server_t *srv = cbdata;
+    uint64_t t0 = s_now_us ();
+    ed_req_t *req = calloc (1, sizeof *req);
+    if (!req)
         return 500;
-    struct { const char *name, *type, *help; uint64_t v; } m[] = {
-        { "pasar_turns_total", "counter", "Actor turns run.", st.turns },
-        { "pasar_actors_resident", "gauge", "Activated actors in memory.", st.resident },
-        { "pasar_mailbox_depth", "gauge", "Messages waiting in inboxes and mailboxes.", st.mailbox_depth },
-        { "pasar_refused_overloaded_total", "counter", "Messages refused: mailbox or inbox full.", st.refused_overloaded },
-        { "pasar_asks_expired_total", "counter", "Asks dropped unrun: deadline passed in the queue.", st.expired },
-        { "pasar_idempotency_replays_total", "counter", "Answers served from idempotency records.", st.idem_replays },
-        { "pasar_reminders_fired_total", "counter", "Reminders fired.", st.reminders_fired },
-        { "pasar_outbox_pending", "gauge", "Outbox messages not yet acknowledged.", st.outbox_pending },
-        { "pasar_outbox_delivered_total", "counter", "Outbox first deliveries.", st.outbox_delivered },
-        { "pasar_outbox_redelivered_total", "counter", "Outbox redeliveries.", st.outbox_redelivered },
-        { "pasar_commit_batches_total", "counter", "LMDB write transactions (group commits).", st.commit_batches },
-        { "pasar_commit_records_total", "counter", "Turn records committed.", st.commit_records },
-        { "pasar_store_map_size_bytes", "gauge", "LMDB map size.", st.map_size_bytes },
-        { "pasar_store_failed", "gauge", "1 once a commit failed (fail-stop: the node exits and must be restarted).",
-          rt_failed (self->rt) != 0 },
-    };
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-        s_out (&o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name, m[i].help,
-               m[i].name, m[i].type, m[i].name, (unsigned long long) m[i].v);
-    s_out (&o, "# HELP pasar_commit_seconds_total Time in LMDB commits (apply + fsync).\n"
-               "# TYPE pasar_commit_seconds_total counter\npasar_commit_seconds_total %.6f\n",
-           (double) st.commit_ns_total / 1e9);
-    s_out (&o, "# HELP pasar_commit_seconds_max Longest single commit.\n"
-               "# TYPE pasar_commit_seconds_max gauge\npasar_commit_seconds_max %.6f\n",
-           (double) st.commit_ns_max / 1e9);
-    rt_type_stats_t ts[RT_TYPES_MAX];
-    size_t nt = rt_type_stats (self->rt, ts, RT_TYPES_MAX);
-    const char *per[] = { "activations", "passivations", "kills" };
-    for (int k = 0; k < 3; k++) {
-        s_out (&o, "# HELP pasar_actor_%s_total Actor %s per type.\n"
-                   "# TYPE pasar_actor_%s_total counter\n", per[k], per[k], per[k]);
-        for (size_t i = 0; i < nt; i++) {
-            uint64_t v = k == 0 ? ts[i].activations : k == 1 ? ts[i].passivations : ts[i].kills;
-            s_out (&o, "pasar_actor_%s_total{type=\"%s\"} %llu\n", per[k], ts[i].name,
-                   (unsigned long long) v);
-        }
+    req->conn = conn;
+    req->ri = mg_get_request_info (conn);
+    req->srv = srv;
+    req->route_idx = ed_routes_count;
+    s_traceparent (req);
+    const char *uri = req->ri->local_uri ? req->ri->local_uri : "/";
+    if (strlen (uri) >= sizeof req->path || memchr (uri, 0, strlen (uri)) != NULL) {
+        snprintf (req->path, sizeof req->path, "/");
+        ed_reply_problem (req, ED_P_NOT_FOUND, "path too long");
+        goto out;
     }
-    int rc = s_send (conn, 200, "OK", "text/plain; version=0.0.4", o.buf, o.len);
-    free (o.buf);
-    return rc;
+    snprintf (req->path, sizeof req->path, "%s", uri);
+    if (!s_split (req)) {
+        ed_reply_problem (req, ED_P_NOT_FOUND, NULL);
+        goto out;
+    }
+    s_route (req);
+    if (req->replied)
+        goto out;
+    if (s_body (req) && s_idempotency (req))
+        req->route->handler (req);
+    if (!req->replied)
+        ed_reply_problem (req, ED_P_INTERNAL, "handler gave no answer");
+out:;
+    uint64_t dt = s_now_us () - t0;
+    ed_metrics_observe (srv->metrics, req->route_idx, req->status, dt);
+    if (srv->opts.log_requests) {
+        char path[160];
+        rt_log ("info", "http.request",
+                "\"method\":\"%s\",\"route\":\"%s\",\"path\":\"%s\",\"status\":%d,"
+                "\"latency_us\":%llu,\"trace_id\":\"%.32s\"",
+                req->ri->request_method,
+                req->route ? req->route->pattern : "unmatched",
+                rt_log_escape (req->path, path, sizeof path), req->status,
+                (unsigned long long) dt, req->traceparent + 3);
+    }
+    json_decref (req->body);
+    free (req->raw);
+    int status = req->status;
+    free (req);
+    return status ? status : 500;
 }
+
+/* ---- life cycle -------------------------------------------------------------- */
 
 ed_server_t *
 ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t errlen)
@@ -152,7 +527,22 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
         return NULL;
     }
     self->rt = rt;
+    self->opts = *opts;
     snprintf (self->node_id, sizeof self->node_id, "%s", opts->node_id);
+    self->opts.node_id = self->node_id;
+    self->opts.listen = NULL;
+    self->labels = calloc (ed_routes_count, sizeof *self->labels);
+    for (size_t i = 0; self->labels && i < ed_routes_count; i++) {
+        char l[160];
+        snprintf (l, sizeof l, "%s %s", ed_routes[i].method, ed_routes[i].pattern);
+        self->labels[i] = strdup (l);
+    }
+    self->metrics = self->labels ? ed_metrics_new (self->labels, ed_routes_count) : NULL;
+    if (!self->metrics) {
+        snprintf (err, errlen, "edge: out of memory");
+        ed_server_destroy (&self);
+        return NULL;
+    }
     char threads[16];
     snprintf (threads, sizeof threads, "%u", opts->threads ? opts->threads : 64);
     const char *options[] = {
@@ -170,12 +560,10 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
     if (!self->ctx) {
         snprintf (err, errlen, "edge: cannot listen on %s (address in use or invalid)",
                   opts->listen);
-        free (self);
+        ed_server_destroy (&self);
         return NULL;
     }
-    mg_set_request_handler (self->ctx, "/healthz$", s_healthz, self);
-    mg_set_request_handler (self->ctx, "/readyz$", s_readyz, self);
-    mg_set_request_handler (self->ctx, "/metrics$", s_metrics, self);
+    mg_set_request_handler (self->ctx, "/", s_handle, self);
     return self;
 }
 
@@ -184,7 +572,19 @@ ed_server_destroy (ed_server_t **p)
 {
     if (!p || !*p)
         return;
-    mg_stop ((*p)->ctx);
-    free (*p);
+    ed_server_t *self = *p;
+    if (self->ctx)
+        mg_stop (self->ctx);
+    for (size_t i = 0; self->labels && i < ed_routes_count; i++)
+        free ((char *) self->labels[i]);
+    free (self->labels);
+    ed_metrics_destroy (&self->metrics);
+    free (self);
     *p = NULL;
+}
+
+void
+ed_server_render_metrics (ed_server_t *self, char **buf, size_t *len, size_t *cap)
+{
+    ed_metrics_render (self->metrics, buf, len, cap);
 }

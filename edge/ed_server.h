@@ -1,23 +1,28 @@
 /*  =========================================================================
     ed_server.h - the node's HTTP edge (civetweb)
 
-    Today: the operations endpoints GET /healthz, GET /readyz and
-    GET /metrics (Prometheus text). The route table of API.md is built on
-    this server by the edge issue; the server owns civetweb, the runtime
-    is only borrowed.
+    One catch-all civetweb handler dispatches through the route table
+    (ed_routes.c): matching, method, media type, body limit, strict JSON and
+    its schema, Idempotency-Key, then the route's handler; every error is
+    application/problem+json. Each request logs one JSON line and updates
+    the per-route metrics. The server owns civetweb; the runtime is
+    borrowed.
     =========================================================================
 */
 #ifndef ED_SERVER_H_INCLUDED
 #define ED_SERVER_H_INCLUDED
 #include <stddef.h>
+#include <stdint.h>
+#include "ed_req.h"
 #include "runtime/rt_runtime.h"
 
-typedef struct ed_server ed_server_t;
-
 typedef struct {
-    const char *listen;         /* "127.0.0.1:8080" */
+    const char *listen;             /* "127.0.0.1:8080" */
     const char *node_id;
-    unsigned    threads;        /* civetweb worker threads; 0 = 64 */
+    unsigned    threads;            /* civetweb worker threads; 0 = 64 */
+    uint32_t    idem_retention_s;   /* published in /v1/meta */
+    uint32_t    ask_timeout_ms;     /* deadline of asks to actors */
+    bool        log_requests;       /* one JSON line per request on stderr */
 } ed_options_t;
 
 /*  Start serving. NULL with a reason in err on failure (port taken). */
@@ -26,5 +31,15 @@ ed_server_t *ed_server_new (rt_runtime_t *rt, const ed_options_t *opts,
 
 /*  Stop accepting, finish requests in progress, free; no-op on NULL. */
 void ed_server_destroy (ed_server_t **p);
+
+const ed_options_t *ed_server_options (ed_server_t *self);
+
+/*  Append the edge's Prometheus metrics (per-route requests and
+    latencies) to a growing buffer. */
+void ed_server_render_metrics (ed_server_t *self, char **buf, size_t *len, size_t *cap);
+
+/*  The route table (ed_routes.c). */
+extern const ed_route_t ed_routes[];
+extern const size_t ed_routes_count;
 
 #endif

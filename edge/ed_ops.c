@@ -1,0 +1,117 @@
+/*  ed_ops.c - health, readiness, metrics, meta and the problem pages */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ed_ops.h"
+#include "ed_server.h"
+#include "ed_metrics.h"
+#include "runtime/rt_limits.h"
+
+void
+ed_ops_healthz (ed_req_t *req)
+{
+    ed_reply_json (req, 200, json_pack ("{s:s}", "status", "ok"));
+}
+
+void
+ed_ops_readyz (ed_req_t *req)
+{
+    const char *node = ed_server_options (ed_req_server (req))->node_id;
+    if (rt_failed (ed_req_runtime (req))) {
+        ed_reply_header (req, "Retry-After", "1");
+        ed_reply_json (req, 503, json_pack ("{s:s, s:s}", "status", "store failed", "node_id", node));
+        return;
+    }
+    ed_reply_json (req, 200, json_pack ("{s:s, s:s}", "status", "ready", "node_id", node));
+}
+
+void
+ed_ops_meta (ed_req_t *req)
+{
+    const ed_options_t *o = ed_server_options (ed_req_server (req));
+    json_t *limits = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                                "body_max_bytes", (json_int_t) ED_BODY_MAX_DEFAULT,
+                                "json_depth_max", (json_int_t) ED_JSON_DEPTH_MAX,
+                                "idempotency_key_max", (json_int_t) RT_IDEM_KEY_MAX,
+                                "page_limit_default", (json_int_t) 20,
+                                "page_limit_max", (json_int_t) 100,
+                                "money_amount_max", (json_int_t) 10000000000000LL,
+                                "ask_timeout_ms", (json_int_t) o->ask_timeout_ms);
+    ed_reply_json (req, 200, json_pack ("{s:s, s:s, s:I, s:o}", "version", PASAR_VERSION,
+                                        "node_id", o->node_id,
+                                        "idempotency_retention_s", (json_int_t) o->idem_retention_s,
+                                        "limits", limits));
+}
+
+void
+ed_ops_metrics (ed_req_t *req)
+{
+    rt_stats_t st;
+    rt_runtime_t *rt = ed_req_runtime (req);
+    rt_stats (rt, &st);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    const struct { const char *name, *type, *help; uint64_t v; } m[] = {
+        { "pasar_turns_total", "counter", "Actor turns run.", st.turns },
+        { "pasar_actors_resident", "gauge", "Activated actors in memory.", st.resident },
+        { "pasar_mailbox_depth", "gauge", "Messages waiting in inboxes and mailboxes.", st.mailbox_depth },
+        { "pasar_refused_overloaded_total", "counter", "Messages refused: mailbox or inbox full.", st.refused_overloaded },
+        { "pasar_asks_expired_total", "counter", "Asks dropped unrun: deadline passed in the queue.", st.expired },
+        { "pasar_idempotency_replays_total", "counter", "Answers served from idempotency records.", st.idem_replays },
+        { "pasar_reminders_fired_total", "counter", "Reminders fired.", st.reminders_fired },
+        { "pasar_outbox_pending", "gauge", "Outbox messages not yet acknowledged.", st.outbox_pending },
+        { "pasar_outbox_delivered_total", "counter", "Outbox first deliveries.", st.outbox_delivered },
+        { "pasar_outbox_redelivered_total", "counter", "Outbox redeliveries.", st.outbox_redelivered },
+        { "pasar_commit_batches_total", "counter", "LMDB write transactions (group commits).", st.commit_batches },
+        { "pasar_commit_records_total", "counter", "Turn records committed.", st.commit_records },
+        { "pasar_store_map_size_bytes", "gauge", "LMDB map size.", st.map_size_bytes },
+        { "pasar_store_failed", "gauge", "1 once a commit failed (fail-stop: the node exits and must be restarted).",
+          rt_failed (rt) != 0 },
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        ed_buf_printf (&buf, &len, &cap, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
+                       m[i].help, m[i].name, m[i].type, m[i].name, (unsigned long long) m[i].v);
+    ed_buf_printf (&buf, &len, &cap,
+                   "# HELP pasar_commit_seconds_total Time in LMDB commits (apply + fsync).\n"
+                   "# TYPE pasar_commit_seconds_total counter\npasar_commit_seconds_total %.6f\n"
+                   "# HELP pasar_commit_seconds_max Longest single commit.\n"
+                   "# TYPE pasar_commit_seconds_max gauge\npasar_commit_seconds_max %.6f\n",
+                   (double) st.commit_ns_total / 1e9, (double) st.commit_ns_max / 1e9);
+    if (st.commit_batches)
+        ed_buf_printf (&buf, &len, &cap,
+                       "# HELP pasar_commit_batch_records_avg Records per commit batch, mean.\n"
+                       "# TYPE pasar_commit_batch_records_avg gauge\npasar_commit_batch_records_avg %.2f\n",
+                       (double) st.commit_records / (double) st.commit_batches);
+    rt_type_stats_t ts[RT_TYPES_MAX];
+    size_t nt = rt_type_stats (rt, ts, RT_TYPES_MAX);
+    const char *per[] = { "activations", "passivations", "kills" };
+    for (int k = 0; k < 3; k++) {
+        ed_buf_printf (&buf, &len, &cap, "# HELP pasar_actor_%s_total Actor %s per type.\n"
+                       "# TYPE pasar_actor_%s_total counter\n", per[k], per[k], per[k]);
+        for (size_t i = 0; i < nt; i++) {
+            uint64_t v = k == 0 ? ts[i].activations : k == 1 ? ts[i].passivations : ts[i].kills;
+            ed_buf_printf (&buf, &len, &cap, "pasar_actor_%s_total{type=\"%s\"} %llu\n", per[k],
+                           ts[i].name, (unsigned long long) v);
+        }
+    }
+    ed_server_render_metrics (ed_req_server (req), &buf, &len, &cap);
+    ed_reply_bytes (req, 200, "text/plain; version=0.0.4", buf ? buf : "", len);
+    free (buf);
+}
+
+void
+ed_ops_problem (ed_req_t *req)
+{
+    ed_problem_t p = ed_problem_by_slug (ed_req_capture (req, "slug"));
+    if (p == ED_P_COUNT) {
+        ed_reply_problem (req, ED_P_NOT_FOUND, NULL);
+        return;
+    }
+    const ed_problem_def_t *d = ed_problem_def (p);
+    char page[1024];
+    int n = snprintf (page, sizeof page,
+                      "<!doctype html><html><head><meta charset=\"utf-8\"><title>%s</title></head>"
+                      "<body><h1>%d %s</h1><p>%s</p><p>Type: <code>/problems/%s</code></p>"
+                      "</body></html>\n", d->title, d->status, d->title, d->page, d->slug);
+    ed_reply_bytes (req, 200, "text/html; charset=utf-8", page, n > 0 ? (size_t) n : 0);
+}

@@ -1,0 +1,22 @@
+/*  =========================================================================
+    ed_routes.c - the route table: every HTTP route of the node, one row each
+
+    A route is a row: method, path pattern, auth, idempotency, body limit
+    and schema, handler. Validation happens once in ed_server.c from these
+    columns; handlers hold only the domain step. A new route is a row plus
+    its handler.
+    =========================================================================
+*/
+#include "ed_server.h"
+#include "ed_ops.h"
+
+const ed_route_t ed_routes[] = {
+    /* method  pattern               auth          idempotency    body  schema  handler */
+    { "GET",   "/healthz",           ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_ops_healthz },
+    { "GET",   "/readyz",            ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_ops_readyz },
+    { "GET",   "/metrics",           ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_ops_metrics },
+    { "GET",   "/v1/meta",           ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_ops_meta },
+    { "GET",   "/problems/{slug}",   ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_ops_problem },
+};
+
+const size_t ed_routes_count = sizeof ed_routes / sizeof ed_routes[0];

@@ -1,0 +1,71 @@
+"""Start a real `bin/pasar node` on a free loopback port for black-box tests."""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+
+import requests
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    """One node of a generated single-node cluster.toml under tmp."""
+
+    def __init__(self, pasar_bin, tmp, extra_toml=""):
+        self.bin = pathlib.Path(pasar_bin)
+        self.tmp = pathlib.Path(tmp)
+        self.http_port = free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.conf = self.tmp / "cluster.toml"
+        self.conf.write_text(f"""
+[cluster]
+name = "test"
+shards = 16
+[storage]
+data_dir = "{self.tmp / 'data'}"
+[security]
+keys_dir = "{self.tmp / 'keys'}"
+[auth]
+jwt_secret_file = "{self.tmp / 'keys' / 'jwt.secret'}"
+{extra_toml}
+[[node]]
+id = "n1"
+bind = "tcp://127.0.0.1:{free_port()}"
+http = "127.0.0.1:{self.http_port}"
+""")
+        self.log = open(self.tmp / "node.log", "wb")
+        self.proc = None
+
+    def start(self):
+        subprocess.run([str(self.bin), "keys", "-c", str(self.conf)], check=True,
+                       capture_output=True)
+        self.proc = subprocess.Popen([str(self.bin), "node", "-c", str(self.conf), "-n", "n1"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            assert self.proc.poll() is None, self.logs()
+            time.sleep(0.05)
+        raise AssertionError("node did not start:\n" + self.logs())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def logs(self):
+        self.log.flush()
+        return (self.tmp / "node.log").read_text(errors="replace")

@@ -1,0 +1,107 @@
+"""The HTTP edge through real HTTP against a real node: routing, problem
+documents, the operations endpoints, trace context and request metrics."""
+import json
+import re
+
+import requests
+
+PROBLEM = "application/problem+json"
+
+
+def _problem(r, status, slug):
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"] == PROBLEM
+    body = r.json()
+    assert body["type"] == f"/problems/{slug}"
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+    return body
+
+
+def test_health_ready_meta(node):
+    assert requests.get(node.url + "/healthz").json() == {"status": "ok"}
+    r = requests.get(node.url + "/readyz")
+    assert r.status_code == 200 and r.json()["node_id"] == "n1"
+    meta = requests.get(node.url + "/v1/meta").json()
+    assert meta["node_id"] == "n1"
+    assert meta["idempotency_retention_s"] == 86400
+    assert meta["limits"]["body_max_bytes"] == 65536
+    assert meta["limits"]["money_amount_max"] == 10 ** 13
+    assert meta["limits"]["page_limit_max"] == 100
+
+
+def test_unknown_path_is_404_problem(node):
+    body = _problem(requests.get(node.url + "/v1/nope"), 404, "not-found")
+    assert body["instance"] == "/v1/nope"
+    _problem(requests.get(node.url + "/" + "a/" * 40), 404, "not-found")
+    _problem(requests.get(node.url + "/v1/meta/extra"), 404, "not-found")
+
+
+def test_wrong_method_is_405_with_allow(node):
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        r = requests.request(method, node.url + "/v1/meta")
+        _problem(r, 405, "method-not-allowed")
+        assert r.headers["Allow"] == "GET"
+
+
+def test_body_on_a_route_without_one_is_refused(node):
+    r = requests.get(node.url + "/v1/meta", data=b"x" * 10,
+                     headers={"Content-Type": "application/json"})
+    _problem(r, 413, "payload-too-large")
+
+
+def test_problem_pages_exist_for_every_type(node):
+    slugs = ["malformed-request", "idempotency-key-missing", "unauthorized", "forbidden",
+             "not-found", "method-not-allowed", "conflict", "idempotency-in-flight",
+             "version-mismatch", "payload-too-large", "unsupported-media-type",
+             "validation-failed", "idempotency-key-reused", "insufficient-funds",
+             "rate-limited", "unavailable"]
+    for slug in slugs:
+        r = requests.get(node.url + "/problems/" + slug)
+        assert r.status_code == 200, slug
+        assert r.headers["Content-Type"].startswith("text/html")
+        assert f"/problems/{slug}" in r.text
+    _problem(requests.get(node.url + "/problems/../etc"), 404, "not-found")
+
+
+def test_traceparent_kept_when_valid_replaced_when_not(node):
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    r = requests.get(node.url + "/healthz", headers={"traceparent": tp})
+    assert r.headers["traceparent"] == tp
+    for bad in ["garbage", "00-" + "0" * 32 + "-b7ad6b7169203331-01",
+                "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", tp + "x"]:
+        got = requests.get(node.url + "/healthz", headers={"traceparent": bad}).headers["traceparent"]
+        assert got != bad
+        assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", got)
+
+
+def test_request_log_line_per_request_without_secrets(node):
+    requests.get(node.url + "/v1/meta", headers={"Authorization": "Bearer secret-token-xyz"})
+    lines = [json.loads(l) for l in node.logs().splitlines() if l.startswith("{")]
+    reqs = [l for l in lines if l["event"] == "http.request" and l["path"] == "/v1/meta"]
+    assert reqs and reqs[-1]["status"] == 200 and reqs[-1]["route"] == "/v1/meta"
+    assert len(reqs[-1]["trace_id"]) == 32
+    assert "secret-token-xyz" not in node.logs()
+
+
+def _metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[-1])
+    return 0
+
+
+def test_metrics_count_requests_per_route_and_status(node):
+    ok = 'pasar_http_requests_total{route="GET /v1/meta",status="200"}'
+    bad = 'pasar_http_requests_total{route="unmatched",status="405"}'
+    count = 'pasar_http_request_duration_seconds_count{route="GET /v1/meta"}'
+    before = requests.get(node.url + "/metrics").text
+    for _ in range(3):
+        requests.get(node.url + "/v1/meta")
+    requests.post(node.url + "/v1/meta")
+    after = requests.get(node.url + "/metrics").text
+    assert _metric(after, ok) - _metric(before, ok) == 3
+    assert _metric(after, bad) - _metric(before, bad) == 1
+    assert _metric(after, count) - _metric(before, count) == 3
+    assert "pasar_commit_batches_total" in after
+    assert "pasar_store_failed 0" in after
