@@ -18,6 +18,30 @@
 #include "runtime/rt_error.h"
 #include "runtime/rt_log.h"
 #include "edge/ed_server.h"
+#include "actors/ac_types.h"
+#include <sodium.h>
+
+/*  Derive the idempotency-fingerprint key from the JWT secret (one secret
+    file to manage; a separate key by domain separation). 0 or -1. */
+static int
+s_fingerprint_key (const char *path, uint8_t key[32])
+{
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return -1;
+    char hex[130] = "";
+    size_t n = fread (hex, 1, sizeof hex - 1, f);
+    fclose (f);
+    uint8_t secret[64];
+    size_t slen = 0;
+    int rc = sodium_hex2bin (secret, sizeof secret, hex, n, "\n", &slen, NULL);
+    sodium_memzero (hex, sizeof hex);
+    if (rc || slen < 32)
+        return -1;
+    crypto_generichash (key, 32, (const uint8_t *) "pasar idempotency fingerprint", 29, secret, slen);
+    sodium_memzero (secret, sizeof secret);
+    return 0;
+}
 
 static int
 s_reload (const char *path, const rt_config_t *running)
@@ -96,11 +120,22 @@ cmd_node (int argc, char **argv)
         rt_config_destroy (&conf);
         return 1;
     }
-    /*  Domain actor types register here as they are built (actors/). */
-    int rc = rt_start (rt);
+    uint8_t fp_key[32];
+    if (s_fingerprint_key (conf->jwt_secret_file, fp_key)) {
+        rt_log ("error", "node.start_failed",
+                "\"node\":\"%s\",\"error\":\"cannot read auth.jwt_secret_file (run bin/pasar keys)\"",
+                me->id);
+        rt_runtime_destroy (&rt);
+        rt_config_destroy (&conf);
+        return 1;
+    }
+    int rc = ac_register_all (rt);
+    if (!rc)
+        rc = rt_start (rt);
     ed_options_t eo = { .listen = me->http, .node_id = me->id,
                         .idem_retention_s = conf->idem_retention_s,
-                        .ask_timeout_ms = conf->ask_timeout_ms, .log_requests = true };
+                        .ask_timeout_ms = conf->ask_timeout_ms, .log_requests = true,
+                        .admin_emails = conf->admin_emails, .fingerprint_key = fp_key };
     ed_server_t *edge = rc ? NULL : ed_server_new (rt, &eo, err, sizeof err);
     if (!edge) {
         char esc[600];

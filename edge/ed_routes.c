@@ -9,6 +9,7 @@
 */
 #include "ed_server.h"
 #include "ed_ops.h"
+#include "ed_users.h"
 
 const ed_route_t ed_routes[] = {
     /* method  pattern               auth          idempotency    body  schema  handler */
@@ -17,6 +18,8 @@ const ed_route_t ed_routes[] = {
     { "GET",   "/metrics",           ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_ops_metrics },
     { "GET",   "/v1/meta",           ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_ops_meta },
     { "GET",   "/problems/{slug}",   ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_ops_problem },
+    { "POST",  "/v1/users",          ED_AUTH_NONE, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
+                                                   ed_users_create_schema,      ed_users_create },
 };
 
 const size_t ed_routes_count = sizeof ed_routes / sizeof ed_routes[0];

@@ -278,18 +278,22 @@ ed_req_fingerprint (ed_req_t *req)
 {
     if (req->have_fp)
         return req->fingerprint;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init (&st);
+    crypto_auth_hmacsha256_state st;
+    static const uint8_t zero_key[32];
+    const uint8_t *key = req->srv->opts.fingerprint_key ? req->srv->opts.fingerprint_key : zero_key;
+    crypto_auth_hmacsha256_init (&st, key, 32);
     const char *m = req->ri->request_method;
-    crypto_hash_sha256_update (&st, (const uint8_t *) m, strlen (m) + 1);
-    crypto_hash_sha256_update (&st, (const uint8_t *) req->path, strlen (req->path) + 1);
+    crypto_auth_hmacsha256_update (&st, (const uint8_t *) m, strlen (m) + 1);
+    crypto_auth_hmacsha256_update (&st, (const uint8_t *) req->path, strlen (req->path) + 1);
     /*  Canonical body: keys sorted, compact, so key order and whitespace
         do not make two equal requests differ. */
     char *canon = req->body ? json_dumps (req->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (canon)
-        crypto_hash_sha256_update (&st, (const uint8_t *) canon, strlen (canon));
+        crypto_auth_hmacsha256_update (&st, (const uint8_t *) canon, strlen (canon));
+    if (canon)
+        sodium_memzero (canon, strlen (canon));     /* may hold a password */
     free (canon);
-    crypto_hash_sha256_final (&st, req->fingerprint);
+    crypto_auth_hmacsha256_final (&st, req->fingerprint);
     req->have_fp = true;
     return req->fingerprint;
 }
@@ -516,6 +520,27 @@ out:;
     return status ? status : 500;
 }
 
+/*  Errors civetweb answers itself, before any route runs (a malformed
+    request line or header, a body it cannot read): problem+json too. */
+static int
+s_http_error (struct mg_connection *conn, int status, const char *msg)
+{
+    (void) msg;
+    ed_problem_t p = status == 413 ? ED_P_PAYLOAD_TOO_LARGE
+                   : status == 404 ? ED_P_NOT_FOUND
+                   : status == 405 ? ED_P_METHOD_NOT_ALLOWED
+                   : status < 500  ? ED_P_MALFORMED : ED_P_UNAVAILABLE;
+    const ed_problem_def_t *d = ed_problem_def (p);
+    char body[512];
+    int n = snprintf (body, sizeof body,
+                      "{\"type\":\"/problems/%s\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%s\"}",
+                      d->slug, d->title, d->status, d->page);
+    mg_printf (conn, "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
+               "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+               d->status, s_reason (d->status), n, body);
+    return 0;
+}
+
 /* ---- life cycle -------------------------------------------------------------- */
 
 ed_server_t *
@@ -555,6 +580,7 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
     };
     struct mg_callbacks cb;
     memset (&cb, 0, sizeof cb);
+    cb.http_error = s_http_error;
     mg_init_library (0);
     self->ctx = mg_start (&cb, self, options);
     if (!self->ctx) {

@@ -23,6 +23,11 @@ typedef struct {
     uint32_t    idem_retention_s;   /* published in /v1/meta */
     uint32_t    ask_timeout_ms;     /* deadline of asks to actors */
     bool        log_requests;       /* one JSON line per request on stderr */
+    char      **admin_emails;       /* normalised; NULL-terminated; borrowed */
+    /*  Key of the idempotency fingerprints (32 bytes, derived from the JWT
+        secret): an HMAC, so a stored fingerprint of a body that holds a
+        password cannot be brute-forced back to the password. */
+    const uint8_t *fingerprint_key;
 } ed_options_t;
 
 /*  Start serving. NULL with a reason in err on failure (port taken). */

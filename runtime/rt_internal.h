@@ -143,7 +143,6 @@ int rt_deliver (rt_runtime_t *rt, rt_imsg_t *msg);
     asking actor, drop a tell. Frees msg. */
 void rt_imsg_fail (rt_runtime_t *rt, rt_imsg_t *msg, int err);
 
-int64_t rt_now_ms (void);
 
 /* ---- workers (rt_worker.c) ---------------------------------------------- */
 

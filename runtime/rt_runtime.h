@@ -84,6 +84,9 @@ int rt_ask (rt_runtime_t *self, const rt_request_t *req, int timeout_ms,
 
 void rt_reply_free (rt_reply_t *reply);
 
+/*  Wall-clock now, unix milliseconds. */
+int64_t rt_now_ms (void);
+
 /*  Drop the actor from memory and its mailbox as a crash would (waiting
     asks get RT_EKILLED). Its next message reloads committed state. */
 int rt_kill (rt_runtime_t *self, uint16_t type, const char *key, size_t len);

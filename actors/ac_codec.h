@@ -1,0 +1,52 @@
+/*  =========================================================================
+    ac_codec.h - msgpack maps for actor message bodies and states
+
+    Actors know no JSON: their bodies, replies and states are msgpack maps
+    with string keys named like the API's fields. The edge turns a reply
+    map into JSON as it is (ed_mp.h), so a field's name is written once.
+    =========================================================================
+*/
+#ifndef AC_CODEC_H_INCLUDED
+#define AC_CODEC_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+#include "runtime/rt_actor.h"
+
+/* ---- writing --------------------------------------------------------------- */
+
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer  pk;
+} ac_enc_t;
+
+void ac_enc_init (ac_enc_t *e);
+void ac_enc_free (ac_enc_t *e);
+void ac_enc_map (ac_enc_t *e, size_t pairs);
+void ac_enc_str (ac_enc_t *e, const char *key, const char *val);    /* NULL val = nil */
+void ac_enc_strn (ac_enc_t *e, const char *key, const char *val, size_t len);
+void ac_enc_int (ac_enc_t *e, const char *key, int64_t val);
+void ac_enc_bin (ac_enc_t *e, const char *key, const void *val, size_t len);
+/*  Append the bytes to an rt_buf_t (for state encoders). */
+int  ac_enc_to_buf (ac_enc_t *e, rt_buf_t *out);
+
+/* ---- reading ------------------------------------------------------------------- */
+
+typedef struct ac_map ac_map_t;
+
+/*  Decode a msgpack map with string keys (flat: values are scalars, str
+    or bin). NULL when malformed. ac_map_str returns copies owned by the
+    map; ac_map_bin points into buf, which must outlive the map. */
+ac_map_t *ac_map_decode (const uint8_t *buf, size_t len);
+void ac_map_destroy (ac_map_t **p);
+
+/*  A string value, NUL-terminated copy owned by the map; NULL when absent,
+    nil, or not a string. */
+const char *ac_map_str (ac_map_t *m, const char *key);
+/*  Raw bin/str bytes; NULL when absent. */
+const void *ac_map_bin (ac_map_t *m, const char *key, size_t *len);
+bool ac_map_int (ac_map_t *m, const char *key, int64_t *out);
+
+#endif

@@ -1,0 +1,38 @@
+/*  =========================================================================
+    ac_types.h - the domain actor types and their message numbers
+
+    Type ids are on the wire and in every LMDB key: never renumber. Type 1
+    is the counter test actor (tests/support), never linked into bin/pasar.
+    =========================================================================
+*/
+#ifndef AC_TYPES_H_INCLUDED
+#define AC_TYPES_H_INCLUDED
+#include "runtime/rt_runtime.h"
+
+enum {
+    AC_TYPE_USER  = 2,      /* key: usr_...: profile, credentials, status */
+    AC_TYPE_EMAIL = 3,      /* key: em_<hash of normalized email>: who owns it */
+};
+
+/*  user messages */
+enum {
+    USER_CREATE = 1,        /* body: the user's fields; idempotent per id */
+    USER_GET    = 2,        /* reply: the private view, or 404 */
+};
+
+/*  email messages */
+enum {
+    EMAIL_CLAIM = 1,        /* body {email, user_id, create: bin}; 201 or 409 */
+    EMAIL_LOOKUP = 2,       /* reply {user_id} 200, or 404 when unclaimed */
+};
+
+extern const rt_type_def_t ac_user_type;
+extern const rt_type_def_t ac_email_type;
+
+/*  Register every domain type with the runtime. */
+int ac_register_all (rt_runtime_t *rt);
+
+/*  RFC 3339 UTC with milliseconds, "2026-11-24T21:09:00.000Z" (25 bytes). */
+void ac_time_rfc3339 (int64_t ms, char out[32]);
+
+#endif

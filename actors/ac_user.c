@@ -1,0 +1,190 @@
+/*  =========================================================================
+    ac_user.c - the user actor: profile, password hash, role, status
+
+    Created by USER_CREATE, which the email claim sends durably through the
+    outbox (so a crash between claim and create still ends with the user)
+    and the edge also sends directly (so the registering client can read its
+    own write at once). Create is therefore idempotent: a second create of
+    an existing user changes nothing and answers 200 with the user.
+    =========================================================================
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "ac_types.h"
+#include "ac_codec.h"
+
+typedef struct {
+    bool    exists;
+    char    id[32];
+    char    email[256];
+    char    name[404];          /* 100 code points, up to 4 bytes each */
+    char    phone[40];
+    char    city[404];
+    char    avatar_url[2048];
+    char    role[8];
+    char    status[16];
+    int64_t created_ms;
+    char    password_hash[160];  /* crypto_pwhash_STRBYTES is 128 */
+} user_t;
+
+void
+ac_time_rfc3339 (int64_t ms, char out[32])
+{
+    time_t s = (time_t) (ms / 1000);
+    struct tm tm;
+    gmtime_r (&s, &tm);
+    size_t n = strftime (out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf (out + n, 32 - n, ".%03dZ", (int) ((ms % 1000 + 1000) % 1000));
+}
+
+static void *
+s_new (const rt_addr_t *addr)
+{
+    (void) addr;
+    return calloc (1, sizeof (user_t));
+}
+
+static bool
+s_copy (char *dst, size_t size, const char *src)
+{
+    if (!src)
+        return true;            /* absent: keep what is there */
+    size_t n = strlen (src);
+    if (n >= size)
+        return false;
+    memcpy (dst, src, n + 1);
+    return true;
+}
+
+/*  Fill u from a map (state or create body); false when malformed. */
+static bool
+s_fill (user_t *u, ac_map_t *m)
+{
+    int64_t created = 0;
+    bool ok = s_copy (u->id, sizeof u->id, ac_map_str (m, "id"))
+           && s_copy (u->email, sizeof u->email, ac_map_str (m, "email"))
+           && s_copy (u->name, sizeof u->name, ac_map_str (m, "name"))
+           && s_copy (u->phone, sizeof u->phone, ac_map_str (m, "phone"))
+           && s_copy (u->city, sizeof u->city, ac_map_str (m, "city"))
+           && s_copy (u->avatar_url, sizeof u->avatar_url, ac_map_str (m, "avatar_url"))
+           && s_copy (u->role, sizeof u->role, ac_map_str (m, "role"))
+           && s_copy (u->status, sizeof u->status, ac_map_str (m, "status"))
+           && s_copy (u->password_hash, sizeof u->password_hash, ac_map_str (m, "password_hash"))
+           && ac_map_int (m, "created_ms", &created);
+    u->created_ms = created;
+    return ok && u->id[0] && u->email[0] && u->password_hash[0];
+}
+
+static void *
+s_decode (const rt_addr_t *addr, uint16_t version, const uint8_t *buf, size_t len)
+{
+    (void) addr;
+    if (version != 1)
+        return NULL;
+    ac_map_t *m = ac_map_decode (buf, len);
+    user_t *u = m ? calloc (1, sizeof *u) : NULL;
+    if (u && !s_fill (u, m)) {
+        free (u);
+        u = NULL;
+    }
+    if (u)
+        u->exists = true;
+    ac_map_destroy (&m);
+    return u;
+}
+
+static int
+s_encode (const void *state, rt_buf_t *out)
+{
+    const user_t *u = state;
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 10);
+    ac_enc_str (&e, "id", u->id);
+    ac_enc_str (&e, "email", u->email);
+    ac_enc_str (&e, "name", u->name);
+    ac_enc_str (&e, "phone", u->phone);
+    ac_enc_str (&e, "city", u->city);
+    ac_enc_str (&e, "avatar_url", u->avatar_url);
+    ac_enc_str (&e, "role", u->role);
+    ac_enc_str (&e, "status", u->status);
+    ac_enc_int (&e, "created_ms", u->created_ms);
+    ac_enc_str (&e, "password_hash", u->password_hash);
+    int rc = ac_enc_to_buf (&e, out);
+    ac_enc_free (&e);
+    return rc;
+}
+
+/*  The private view (API.md: the body of POST /v1/users, GET /v1/me).
+    Empty optional fields are null. Never the password hash. */
+static void
+s_reply_user (rt_ctx_t *ctx, int status, const user_t *u)
+{
+    char created[32];
+    ac_time_rfc3339 (u->created_ms, created);
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 9);
+    ac_enc_str (&e, "id", u->id);
+    ac_enc_str (&e, "email", u->email);
+    ac_enc_str (&e, "name", u->name);
+    ac_enc_str (&e, "phone", u->phone[0] ? u->phone : NULL);
+    ac_enc_str (&e, "city", u->city[0] ? u->city : NULL);
+    ac_enc_str (&e, "avatar_url", u->avatar_url[0] ? u->avatar_url : NULL);
+    ac_enc_str (&e, "role", u->role);
+    ac_enc_str (&e, "status", u->status);
+    ac_enc_str (&e, "created_at", created);
+    rt_ctx_reply (ctx, status, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
+static void
+s_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    if (u->exists) {
+        s_reply_user (ctx, 200, u);
+        return;
+    }
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    user_t fresh = { 0 };
+    const rt_addr_t *self = rt_ctx_self (ctx);
+    bool ok = m && s_fill (&fresh, m) && strlen (fresh.id) == self->len
+              && !memcmp (fresh.id, self->key, self->len);
+    ac_map_destroy (&m);
+    if (!ok) {
+        rt_ctx_reject (ctx, 422, NULL, 0);
+        return;
+    }
+    fresh.exists = true;
+    if (!fresh.role[0])
+        strcpy (fresh.role, "user");
+    strcpy (fresh.status, "active");
+    *u = fresh;
+    rt_ctx_changed (ctx);
+    s_reply_user (ctx, 201, u);
+}
+
+static void
+s_get (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    (void) msg;
+    user_t *u = state;
+    if (!u->exists) {
+        rt_ctx_reject (ctx, 404, NULL, 0);
+        return;
+    }
+    s_reply_user (ctx, 200, u);
+}
+
+const rt_type_def_t ac_user_type = {
+    .name = "user",
+    .state_version = 1,
+    .state_new = s_new,
+    .state_decode = s_decode,
+    .state_encode = s_encode,
+    .state_free = free,
+    .handlers = { [USER_CREATE] = s_create, [USER_GET] = s_get },
+};

@@ -1,0 +1,17 @@
+/*  ed_mp.h - actor replies (msgpack maps) to JSON, and new ids */
+#ifndef ED_MP_H_INCLUDED
+#define ED_MP_H_INCLUDED
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/*  A msgpack map or array as JSON (nil -> null, bin is left out). NULL
+    when malformed or deeper than ED_JSON_DEPTH_MAX. */
+json_t *ed_mp_to_json (const uint8_t *buf, size_t len);
+
+/*  A new id: prefix ("usr_") + 26 Crockford base32 characters of 48 bits
+    of milliseconds and 80 random bits (ULID layout): time-ordered, and
+    unguessable. out must hold strlen (prefix) + 27 bytes. */
+void ed_id_new (const char *prefix, char *out);
+
+#endif

@@ -1,0 +1,9 @@
+/*  ed_users.h - handlers of API.md §Users and sessions */
+#ifndef ED_USERS_H_INCLUDED
+#define ED_USERS_H_INCLUDED
+#include "ed_req.h"
+
+extern const ed_field_t ed_users_create_schema[];
+ed_handler_fn ed_users_create;      /* POST /v1/users */
+
+#endif
