@@ -18,6 +18,8 @@ enum {
 enum {
     USER_CREATE = 1,        /* body: the user's fields; idempotent per id */
     USER_GET    = 2,        /* reply: the private view, or 404 */
+    USER_AUTH   = 3,        /* reply {password_hash, status, role}: edge only */
+    USER_SESSION_CREATE = 4,/* body {session_id, device_name, refresh_hash}; 201 */
 };
 
 /*  email messages */
@@ -25,6 +27,10 @@ enum {
     EMAIL_CLAIM = 1,        /* body {email, user_id, create: bin}; 201 or 409 */
     EMAIL_LOOKUP = 2,       /* reply {user_id} 200, or 404 when unclaimed */
 };
+
+/*  Sessions kept per user: the oldest is dropped (its tokens then fail)
+    when a new login would exceed it. Bounds the user's state. */
+#define AC_USER_SESSIONS_MAX 32
 
 extern const rt_type_def_t ac_user_type;
 extern const rt_type_def_t ac_email_type;

@@ -15,6 +15,17 @@
 #include "ac_types.h"
 #include "ac_codec.h"
 
+/*  One session, packed big-endian into the state's "sessions" bin. */
+typedef struct {
+    char    id[32];
+    char    device[128];
+    int64_t created_ms;
+    int64_t last_seen_ms;
+    uint8_t refresh_hash[32];   /* SHA-256 of the current refresh secret */
+} session_t;
+
+#define SESSION_PACKED (32 + 128 + 8 + 8 + 32)
+
 typedef struct {
     bool    exists;
     char    id[32];
@@ -27,7 +38,58 @@ typedef struct {
     char    status[16];
     int64_t created_ms;
     char    password_hash[160];  /* crypto_pwhash_STRBYTES is 128 */
+    session_t sessions[AC_USER_SESSIONS_MAX];
+    size_t  nsessions;
 } user_t;
+
+static void
+s_put64 (uint8_t *p, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t) ((uint64_t) v >> (56 - 8 * i));
+}
+
+static int64_t
+s_get64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return (int64_t) v;
+}
+
+static void
+s_pack_sessions (const user_t *u, uint8_t *out)
+{
+    for (size_t i = 0; i < u->nsessions; i++) {
+        uint8_t *p = out + i * SESSION_PACKED;
+        const session_t *s = &u->sessions[i];
+        memcpy (p, s->id, 32);
+        memcpy (p + 32, s->device, 128);
+        s_put64 (p + 160, s->created_ms);
+        s_put64 (p + 168, s->last_seen_ms);
+        memcpy (p + 176, s->refresh_hash, 32);
+    }
+}
+
+static bool
+s_unpack_sessions (user_t *u, const uint8_t *in, size_t len)
+{
+    if (len % SESSION_PACKED || len / SESSION_PACKED > AC_USER_SESSIONS_MAX)
+        return false;
+    u->nsessions = len / SESSION_PACKED;
+    for (size_t i = 0; i < u->nsessions; i++) {
+        const uint8_t *p = in + i * SESSION_PACKED;
+        session_t *s = &u->sessions[i];
+        memcpy (s->id, p, 32);
+        memcpy (s->device, p + 32, 128);
+        s->id[31] = s->device[127] = 0;
+        s->created_ms = s_get64 (p + 160);
+        s->last_seen_ms = s_get64 (p + 168);
+        memcpy (s->refresh_hash, p + 176, 32);
+    }
+    return true;
+}
 
 void
 ac_time_rfc3339 (int64_t ms, char out[32])
@@ -74,6 +136,10 @@ s_fill (user_t *u, ac_map_t *m)
            && s_copy (u->password_hash, sizeof u->password_hash, ac_map_str (m, "password_hash"))
            && ac_map_int (m, "created_ms", &created);
     u->created_ms = created;
+    size_t slen = 0;
+    const void *sess = ac_map_bin (m, "sessions", &slen);
+    if (sess && !s_unpack_sessions (u, sess, slen))
+        return false;
     return ok && u->id[0] && u->email[0] && u->password_hash[0];
 }
 
@@ -101,7 +167,7 @@ s_encode (const void *state, rt_buf_t *out)
     const user_t *u = state;
     ac_enc_t e;
     ac_enc_init (&e);
-    ac_enc_map (&e, 10);
+    ac_enc_map (&e, 11);
     ac_enc_str (&e, "id", u->id);
     ac_enc_str (&e, "email", u->email);
     ac_enc_str (&e, "name", u->name);
@@ -112,6 +178,9 @@ s_encode (const void *state, rt_buf_t *out)
     ac_enc_str (&e, "status", u->status);
     ac_enc_int (&e, "created_ms", u->created_ms);
     ac_enc_str (&e, "password_hash", u->password_hash);
+    uint8_t packed[AC_USER_SESSIONS_MAX * SESSION_PACKED];
+    s_pack_sessions (u, packed);
+    ac_enc_bin (&e, "sessions", packed, u->nsessions * SESSION_PACKED);
     int rc = ac_enc_to_buf (&e, out);
     ac_enc_free (&e);
     return rc;
@@ -179,6 +248,61 @@ s_get (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     s_reply_user (ctx, 200, u);
 }
 
+/*  For the edge's password check only: the hash never leaves the node's
+    edge (no route renders this reply). */
+static void
+s_auth (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    (void) msg;
+    user_t *u = state;
+    if (!u->exists) {
+        rt_ctx_reject (ctx, 404, NULL, 0);
+        return;
+    }
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 3);
+    ac_enc_str (&e, "password_hash", u->password_hash);
+    ac_enc_str (&e, "status", u->status);
+    ac_enc_str (&e, "role", u->role);
+    rt_ctx_reject (ctx, 200, e.sb.data, e.sb.size);    /* not kept under a key */
+    ac_enc_free (&e);
+}
+
+static void
+s_session_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    const char *sid = m ? ac_map_str (m, "session_id") : NULL;
+    const char *dev = m ? ac_map_str (m, "device_name") : NULL;
+    size_t hlen = 0;
+    const void *hash = m ? ac_map_bin (m, "refresh_hash", &hlen) : NULL;
+    if (!u->exists || !sid || !dev || !hash || hlen != 32 || strlen (sid) >= 32
+        || strlen (dev) >= 128) {
+        ac_map_destroy (&m);
+        rt_ctx_reject (ctx, u->exists ? 422 : 404, NULL, 0);
+        return;
+    }
+    if (u->nsessions == AC_USER_SESSIONS_MAX) {
+        /*  Drop the least recently used session to make room. */
+        size_t old = 0;
+        for (size_t i = 1; i < u->nsessions; i++)
+            if (u->sessions[i].last_seen_ms < u->sessions[old].last_seen_ms)
+                old = i;
+        u->sessions[old] = u->sessions[--u->nsessions];
+    }
+    session_t *s = &u->sessions[u->nsessions++];
+    memset (s, 0, sizeof *s);
+    strcpy (s->id, sid);
+    strcpy (s->device, dev);
+    s->created_ms = s->last_seen_ms = rt_ctx_now_ms (ctx);
+    memcpy (s->refresh_hash, hash, 32);
+    ac_map_destroy (&m);
+    rt_ctx_changed (ctx);
+    rt_ctx_reply (ctx, 201, NULL, 0);
+}
+
 const rt_type_def_t ac_user_type = {
     .name = "user",
     .state_version = 1,
@@ -186,5 +310,6 @@ const rt_type_def_t ac_user_type = {
     .state_decode = s_decode,
     .state_encode = s_encode,
     .state_free = free,
-    .handlers = { [USER_CREATE] = s_create, [USER_GET] = s_get },
+    .handlers = { [USER_CREATE] = s_create, [USER_GET] = s_get, [USER_AUTH] = s_auth,
+                  [USER_SESSION_CREATE] = s_session_create },
 };

@@ -21,10 +21,11 @@
 #include "actors/ac_types.h"
 #include <sodium.h>
 
-/*  Derive the idempotency-fingerprint key from the JWT secret (one secret
-    file to manage; a separate key by domain separation). 0 or -1. */
+/*  Read the JWT secret (hex, >= 256 bits) into jwt_key, and derive the
+    idempotency-fingerprint key from it (one secret file to manage; a
+    separate key by domain separation). 0 or -1. */
 static int
-s_fingerprint_key (const char *path, uint8_t key[32])
+s_keys (const char *path, uint8_t jwt_key[32], uint8_t key[32])
 {
     FILE *f = fopen (path, "r");
     if (!f)
@@ -38,6 +39,7 @@ s_fingerprint_key (const char *path, uint8_t key[32])
     sodium_memzero (hex, sizeof hex);
     if (rc || slen < 32)
         return -1;
+    memcpy (jwt_key, secret, 32);
     crypto_generichash (key, 32, (const uint8_t *) "pasar idempotency fingerprint", 29, secret, slen);
     sodium_memzero (secret, sizeof secret);
     return 0;
@@ -120,8 +122,8 @@ cmd_node (int argc, char **argv)
         rt_config_destroy (&conf);
         return 1;
     }
-    uint8_t fp_key[32];
-    if (s_fingerprint_key (conf->jwt_secret_file, fp_key)) {
+    uint8_t fp_key[32], jwt_key[32];
+    if (s_keys (conf->jwt_secret_file, jwt_key, fp_key)) {
         rt_log ("error", "node.start_failed",
                 "\"node\":\"%s\",\"error\":\"cannot read auth.jwt_secret_file (run bin/pasar keys)\"",
                 me->id);
@@ -135,7 +137,10 @@ cmd_node (int argc, char **argv)
     ed_options_t eo = { .listen = me->http, .node_id = me->id,
                         .idem_retention_s = conf->idem_retention_s,
                         .ask_timeout_ms = conf->ask_timeout_ms, .log_requests = true,
-                        .admin_emails = conf->admin_emails, .fingerprint_key = fp_key };
+                        .admin_emails = conf->admin_emails, .fingerprint_key = fp_key,
+                        .jwt = { .key = jwt_key, .key_len = sizeof jwt_key,
+                                 .issuer = conf->issuer, .audience = conf->audience,
+                                 .ttl_s = conf->access_ttl_s } };
     ed_server_t *edge = rc ? NULL : ed_server_new (rt, &eo, err, sizeof err);
     if (!edge) {
         char esc[600];
@@ -173,6 +178,8 @@ cmd_node (int argc, char **argv)
     ed_server_destroy (&edge);
     rt_runtime_destroy (&rt);
     rt_log ("info", "node.stopped", "\"node\":\"%s\"", me->id);
+    sodium_memzero (jwt_key, sizeof jwt_key);
+    sodium_memzero (fp_key, sizeof fp_key);
     rt_config_destroy (&conf);
     return rc_exit;
 }

@@ -72,6 +72,12 @@ const uint8_t *ed_req_fingerprint (ed_req_t *req);
 /*  The request's W3C traceparent (the client's when valid, else new). */
 const char *ed_req_traceparent (ed_req_t *req);
 
+/*  The authenticated caller (routes with auth): user id, session id and
+    role from the verified access token; NULL on routes without auth. */
+const char *ed_req_user (ed_req_t *req);
+const char *ed_req_session (ed_req_t *req);
+const char *ed_req_role (ed_req_t *req);
+
 /*  The client address, for throttling. */
 const char *ed_req_remote (ed_req_t *req);
 

@@ -10,6 +10,7 @@
 #include "ed_server.h"
 #include "ed_ops.h"
 #include "ed_users.h"
+#include "ed_sessions.h"
 
 const ed_route_t ed_routes[] = {
     /* method  pattern               auth          idempotency    body  schema  handler */
@@ -20,6 +21,9 @@ const ed_route_t ed_routes[] = {
     { "GET",   "/problems/{slug}",   ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_ops_problem },
     { "POST",  "/v1/users",          ED_AUTH_NONE, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
                                                    ed_users_create_schema,      ed_users_create },
+    { "POST",  "/v1/sessions",       ED_AUTH_NONE, ED_IDEM_NONE,  ED_BODY_MAX_DEFAULT,
+                                                   ed_sessions_create_schema,   ed_sessions_create },
+    { "GET",   "/v1/me",             ED_AUTH_USER, ED_IDEM_NONE,  0,    NULL,   ed_users_me },
 };
 
 const size_t ed_routes_count = sizeof ed_routes / sizeof ed_routes[0];

@@ -57,6 +57,8 @@ struct ed_req {
     size_t            headers_len;
     bool              replied;
     int               status;
+    bool              authed;
+    ed_claims_t       claims;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -245,6 +247,9 @@ json_t *ed_req_body (ed_req_t *req) { return req->body; }
 const char *ed_req_idem_key (ed_req_t *req) { return req->idem_key; }
 const char *ed_req_traceparent (ed_req_t *req) { return req->traceparent; }
 const char *ed_req_remote (ed_req_t *req) { return req->ri->remote_addr; }
+const char *ed_req_user (ed_req_t *req) { return req->authed ? req->claims.sub : NULL; }
+const char *ed_req_session (ed_req_t *req) { return req->authed ? req->claims.sid : NULL; }
+const char *ed_req_role (ed_req_t *req) { return req->authed ? req->claims.role : NULL; }
 const ed_options_t *ed_server_options (ed_server_t *self) { return &self->opts; }
 
 const char *
@@ -443,6 +448,31 @@ s_body (ed_req_t *req)
     return true;
 }
 
+/*  Bearer access token: verified (algorithm pinned, claims checked), then
+    the role for admin routes. Before the body is read: an anonymous caller
+    gets 401 without making us parse anything. */
+static bool
+s_auth (ed_req_t *req)
+{
+    if (req->route->auth == ED_AUTH_NONE)
+        return true;
+    const char *h = mg_get_header (req->conn, "Authorization");
+    const char *token = h && !strncasecmp (h, "Bearer ", 7) ? h + 7 : NULL;
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    if (!token || ed_jwt_verify (&req->srv->opts.jwt, token, (int64_t) now.tv_sec, &req->claims)) {
+        ed_reply_header (req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        ed_reply_problem (req, ED_P_UNAUTHORIZED, NULL);
+        return false;
+    }
+    req->authed = true;
+    if (req->route->auth == ED_AUTH_ADMIN && strcmp (req->claims.role, "admin")) {
+        ed_reply_problem (req, ED_P_FORBIDDEN, "admin only");
+        return false;
+    }
+    return true;
+}
+
 static bool
 s_idempotency (ed_req_t *req)
 {
@@ -496,7 +526,7 @@ s_handle (struct mg_connection *conn, void *cbdata)
     s_route (req);
     if (req->replied)
         goto out;
-    if (s_body (req) && s_idempotency (req))
+    if (s_auth (req) && s_body (req) && s_idempotency (req))
         req->route->handler (req);
     if (!req->replied)
         ed_reply_problem (req, ED_P_INTERNAL, "handler gave no answer");

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "ed_req.h"
+#include "ed_jwt.h"
 #include "runtime/rt_runtime.h"
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
         secret): an HMAC, so a stored fingerprint of a body that holds a
         password cannot be brute-forced back to the password. */
     const uint8_t *fingerprint_key;
+    ed_jwt_conf_t  jwt;             /* access tokens (key borrowed) */
 } ed_options_t;
 
 /*  Start serving. NULL with a reason in err on failure (port taken). */

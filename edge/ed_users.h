@@ -5,5 +5,6 @@
 
 extern const ed_field_t ed_users_create_schema[];
 ed_handler_fn ed_users_create;      /* POST /v1/users */
+ed_handler_fn ed_users_me;          /* GET /v1/me */
 
 #endif

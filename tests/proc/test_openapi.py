@@ -70,11 +70,27 @@ def test_answers_match_the_spec(node):
          {"headers": dict(J, **{"Idempotency-Key": "spec-1"}),
           "data": json.dumps(dict(good, email="spec2@example.com"))}),
     ]
+    login = {"email": "spec@example.com", "password": "correct horse battery", "device_name": "t"}
+    cases += [
+        ("post", "/v1/sessions", "/v1/sessions", {"headers": J, "data": json.dumps(login)}),
+        ("post", "/v1/sessions", "/v1/sessions",
+         {"headers": J, "data": json.dumps(dict(login, password="wrong one"))}),
+        ("post", "/v1/sessions", "/v1/sessions", {"headers": J, "data": json.dumps({"x": 1})}),
+        ("get", "/v1/me", "/v1/me", {}),
+    ]
     seen = set()
     for method, template, path, kw in cases:
         r = requests.request(method, node.url + path, **kw)
         _check(method, template, r)
         seen.add((method, template, r.status_code))
+        if template == "/v1/sessions" and r.status_code == 201:
+            token = r.json()["access_token"]
+            r = requests.get(node.url + "/v1/me", headers={"Authorization": "Bearer " + token})
+            _check("get", "/v1/me", r)
+            seen.add(("get", "/v1/me", r.status_code))
     # The matrix reached the statuses it was written for.
-    for want in [("post", "/v1/users", s) for s in (201, 400, 409, 413, 415, 422)]:
+    wants = [("post", "/v1/users", s) for s in (201, 400, 409, 413, 415, 422)]
+    wants += [("post", "/v1/sessions", s) for s in (201, 401, 422)]
+    wants += [("get", "/v1/me", s) for s in (200, 401)]
+    for want in wants:
         assert want in seen, want

@@ -1,0 +1,27 @@
+/*  ed_acct.h - account helpers shared by registration and login */
+#ifndef ED_ACCT_H_INCLUDED
+#define ED_ACCT_H_INCLUDED
+#include <stdbool.h>
+#include <sodium.h>
+#include "ed_req.h"
+
+/*  Trim and lower-case (ASCII); false when it is not name@domain.tld. */
+bool ed_acct_normalize_email (const char *in, char *out, size_t size);
+
+/*  The email actor's key for a normalised address (hash: addresses reach
+    254 bytes, actor keys stop at 64). */
+void ed_acct_email_key (const char *email, char key[56]);
+
+/*  argon2id, at most ED_HASHES_MAX at once per node; false when no slot
+    came free within ED_HASH_WAIT_MS (answer 503). */
+bool ed_acct_hash (const char *pw, char out[crypto_pwhash_STRBYTES]);
+/*  1 match, 0 no match, -1 no slot (503). hash NULL: spend the same time
+    and answer 0, so an unknown email is not faster than a wrong password. */
+int ed_acct_verify (const char *hash, const char *pw);
+
+/*  Ask an actor with the request's deadline and trace; with idem, the
+    request's Idempotency-Key and fingerprint under scope. */
+int ed_acct_ask (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,
+                 const void *body, size_t len, const char *idem_scope, rt_reply_t *rep);
+
+#endif
