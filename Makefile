@@ -85,6 +85,11 @@ $(BUILD)/tests/bin/%: tests/bin/%.c $(BUILD)/libtestsupport.a $(BUILD)/libpasar.
 	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtestsupport.a \
 	    $(BUILD)/libpasar.a $(PKG_LIBS)
 
+$(BUILD)/bench/http_ceiling: bench/http_ceiling.c $(BUILD)/flags.mk
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libtestsupport.a $(BUILD)/libpasar.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"

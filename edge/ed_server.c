@@ -102,8 +102,18 @@ s_traceparent (ed_req_t *req)
         memcpy (req->traceparent, tp, 56);
         return;
     }
+    /*  Trace ids need to be unique, not secret: a per-thread xorshift
+        seeded once from the OS saves a getrandom per request. */
+    static __thread uint64_t x;
+    if (!x)
+        randombytes_buf (&x, sizeof x);
     uint8_t id[24];
-    randombytes_buf (id, sizeof id);
+    for (int i = 0; i < 3; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy (id + 8 * i, &x, 8);
+    }
     char hex[49];
     sodium_bin2hex (hex, sizeof hex, id, sizeof id);
     snprintf (req->traceparent, sizeof req->traceparent, "00-%.32s-%.16s-01", hex, hex + 32);
