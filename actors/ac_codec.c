@@ -199,3 +199,16 @@ ac_map_int (ac_map_t *m, const char *key, int64_t *out)
     *out = f->i;
     return true;
 }
+
+bool
+ac_map_is_nil (ac_map_t *m, const char *key)
+{
+    ac_field_t *f = s_find (m, key);
+    return f && f->type == MSGPACK_OBJECT_NIL;
+}
+
+bool
+ac_map_has (ac_map_t *m, const char *key)
+{
+    return s_find (m, key) != NULL;
+}

@@ -48,5 +48,9 @@ const char *ac_map_str (ac_map_t *m, const char *key);
 /*  Raw bin/str bytes; NULL when absent. */
 const void *ac_map_bin (ac_map_t *m, const char *key, size_t *len);
 bool ac_map_int (ac_map_t *m, const char *key, int64_t *out);
+/*  The key is present (any value). */
+bool ac_map_has (ac_map_t *m, const char *key);
+/*  The key is present with a nil value. */
+bool ac_map_is_nil (ac_map_t *m, const char *key);
 
 #endif

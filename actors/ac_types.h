@@ -20,6 +20,9 @@ enum {
     USER_GET    = 2,        /* reply: the private view, or 404 */
     USER_AUTH   = 3,        /* reply {password_hash, status, role}: edge only */
     USER_SESSION_CREATE = 4,/* body {session_id, device_name, refresh_hash}; 201 */
+    USER_PATCH  = 5,        /* body: any of name, phone, city, avatar_url (nil
+                               clears); reply: the private view */
+    USER_PUBLIC = 6,        /* reply: the public profile, or 404 */
 };
 
 /*  email messages */

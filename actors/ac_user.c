@@ -303,6 +303,70 @@ s_session_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     rt_ctx_reply (ctx, 201, NULL, 0);
 }
 
+/*  Fields a user may change about themselves; everything else (role,
+    status, email, id) is refused by the edge's schema before it gets here,
+    and ignored here if it ever did. */
+static void
+s_patch (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    if (!u->exists || !m) {
+        ac_map_destroy (&m);
+        rt_ctx_reject (ctx, u->exists ? 422 : 404, NULL, 0);
+        return;
+    }
+    struct { const char *key; char *dst; size_t size; } f[] = {
+        { "name", u->name, sizeof u->name }, { "phone", u->phone, sizeof u->phone },
+        { "city", u->city, sizeof u->city }, { "avatar_url", u->avatar_url, sizeof u->avatar_url },
+    };
+    user_t next = *u;           /* all or nothing */
+    bool ok = true;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        char *dst = (char *) &next + (f[i].dst - (char *) u);
+        const char *v = ac_map_str (m, f[i].key);
+        if (v && strlen (v) < f[i].size)
+            strcpy (dst, v);
+        else if (ac_map_is_nil (m, f[i].key))
+            dst[0] = 0;         /* null clears (the name cannot be cleared: below) */
+        else if (ac_map_has (m, f[i].key))
+            ok = false;         /* present, but not a string that fits */
+    }
+    ac_map_destroy (&m);
+    if (!ok || !next.name[0]) {
+        rt_ctx_reject (ctx, 422, NULL, 0);
+        return;
+    }
+    *u = next;
+    rt_ctx_changed (ctx);
+    s_reply_user (ctx, 200, u);
+}
+
+static void
+s_public (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    (void) msg;
+    user_t *u = state;
+    if (!u->exists || !strcmp (u->status, "banned")) {
+        rt_ctx_reject (ctx, 404, NULL, 0);
+        return;
+    }
+    char created[32];
+    ac_time_rfc3339 (u->created_ms, created);
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 6);
+    ac_enc_str (&e, "id", u->id);
+    ac_enc_str (&e, "name", u->name);
+    ac_enc_str (&e, "city", u->city[0] ? u->city : NULL);
+    ac_enc_str (&e, "avatar_url", u->avatar_url[0] ? u->avatar_url : NULL);
+    ac_enc_str (&e, "created_at", created);
+    /*  Listings arrive with issue 5; until then nobody has any. */
+    ac_enc_int (&e, "active_listings", 0);
+    rt_ctx_reply (ctx, 200, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
 const rt_type_def_t ac_user_type = {
     .name = "user",
     .state_version = 1,
@@ -311,5 +375,6 @@ const rt_type_def_t ac_user_type = {
     .state_encode = s_encode,
     .state_free = free,
     .handlers = { [USER_CREATE] = s_create, [USER_GET] = s_get, [USER_AUTH] = s_auth,
-                  [USER_SESSION_CREATE] = s_session_create },
+                  [USER_SESSION_CREATE] = s_session_create, [USER_PATCH] = s_patch,
+                  [USER_PUBLIC] = s_public },
 };

@@ -24,6 +24,9 @@ const ed_route_t ed_routes[] = {
     { "POST",  "/v1/sessions",       ED_AUTH_NONE, ED_IDEM_NONE,  ED_BODY_MAX_DEFAULT,
                                                    ed_sessions_create_schema,   ed_sessions_create },
     { "GET",   "/v1/me",             ED_AUTH_USER, ED_IDEM_NONE,  0,    NULL,   ed_users_me },
+    { "PATCH", "/v1/me",             ED_AUTH_USER, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
+                                                   ed_users_patch_schema,       ed_users_patch_me },
+    { "GET",   "/v1/users/{id}",     ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_users_public },
 };
 
 const size_t ed_routes_count = sizeof ed_routes / sizeof ed_routes[0];

@@ -149,20 +149,87 @@ ed_users_create (ed_req_t *req)
     ed_reply_json (req, 201, user);
 }
 
+static void s_reply_user (ed_req_t *req, int rc, rt_reply_t *rep);
+
 void
 ed_users_me (ed_req_t *req)
 {
     rt_reply_t rep;
     int rc = ed_acct_ask (req, AC_TYPE_USER, ed_req_user (req), USER_GET, NULL, 0, NULL, &rep);
+    s_reply_user (req, rc, &rep);
+}
+
+/*  Only these; role, status, email and id are unknown fields here (422):
+    no mass assignment. */
+const ed_field_t ed_users_patch_schema[] = {
+    { .name = "name", .type = ED_T_STRING, .min = 1, .max = 100 },
+    { .name = "phone", .type = ED_T_STRING, .nullable = true, .min = 0, .max = 32 },
+    { .name = "city", .type = ED_T_STRING, .nullable = true, .min = 0, .max = 100 },
+    { .name = "avatar_url", .type = ED_T_STRING, .nullable = true, .min = 0, .max = 2048 },
+    { NULL },
+};
+
+/*  The answer of a user actor as JSON, or the matching problem. */
+static void
+s_reply_user (ed_req_t *req, int rc, rt_reply_t *rep)
+{
     if (rc) {
         ed_reply_rt_error (req, rc);
         return;
     }
-    json_t *user = rep.status == 200 ? ed_mp_to_json (rep.body, rep.body_len) : NULL;
-    rt_reply_free (&rep);
-    if (!user) {
+    json_t *user = rep->status == 200 ? ed_mp_to_json (rep->body, rep->body_len) : NULL;
+    int status = rep->status;
+    rt_reply_free (rep);
+    if (user)
+        ed_reply_json (req, 200, user);
+    else if (status == 422)
+        ed_reply_problem (req, ED_P_VALIDATION, NULL);
+    else
+        ed_reply_problem (req, ED_P_NOT_FOUND, NULL);
+}
+
+void
+ed_users_patch_me (ed_req_t *req)
+{
+    json_t *body = ed_req_body (req);
+    const char *avatar = json_string_value (json_object_get (body, "avatar_url"));
+    if (avatar && *avatar && strncmp (avatar, "https://", 8) && strncmp (avatar, "http://", 7)) {
+        ed_verr_t e = { "avatar_url", "must be an http or https URL" };
+        ed_reply_invalid (req, &e, 1);
+        return;
+    }
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, json_object_size (body));
+    const char *key;
+    json_t *val;
+    json_object_foreach (body, key, val)
+        ac_enc_str (&e, key, json_string_value (val));      /* null -> nil: clear */
+    char scope[64];
+    snprintf (scope, sizeof scope, "%s PATCH /v1/me", ed_req_user (req));
+    rt_reply_t rep;
+    int rc = ed_acct_ask (req, AC_TYPE_USER, ed_req_user (req), USER_PATCH, e.sb.data,
+                          e.sb.size, scope, &rep);
+    ac_enc_free (&e);
+    if (!rc && rep.replayed)
+        ed_reply_header (req, "Idempotency-Replayed", "true");
+    s_reply_user (req, rc, &rep);
+}
+
+void
+ed_users_public (ed_req_t *req)
+{
+    const char *id = ed_req_capture (req, "id");
+    /*  Only well-formed ids reach an actor: anything else cannot exist,
+        and must not activate one. */
+    bool ok = strlen (id) == 30 && !strncmp (id, "usr_", 4);
+    for (size_t i = 4; ok && i < 30; i++)
+        ok = strchr ("0123456789ABCDEFGHJKMNPQRSTVWXYZ", id[i]) != NULL && id[i];
+    if (!ok) {
         ed_reply_problem (req, ED_P_NOT_FOUND, NULL);
         return;
     }
-    ed_reply_json (req, 200, user);
+    rt_reply_t rep;
+    int rc = ed_acct_ask (req, AC_TYPE_USER, id, USER_PUBLIC, NULL, 0, NULL, &rep);
+    s_reply_user (req, rc, &rep);
 }

@@ -6,5 +6,8 @@
 extern const ed_field_t ed_users_create_schema[];
 ed_handler_fn ed_users_create;      /* POST /v1/users */
 ed_handler_fn ed_users_me;          /* GET /v1/me */
+extern const ed_field_t ed_users_patch_schema[];
+ed_handler_fn ed_users_patch_me;    /* PATCH /v1/me */
+ed_handler_fn ed_users_public;      /* GET /v1/users/{id} */
 
 #endif

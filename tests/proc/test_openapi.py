@@ -85,12 +85,24 @@ def test_answers_match_the_spec(node):
         seen.add((method, template, r.status_code))
         if template == "/v1/sessions" and r.status_code == 201:
             token = r.json()["access_token"]
-            r = requests.get(node.url + "/v1/me", headers={"Authorization": "Bearer " + token})
+            auth = {"Authorization": "Bearer " + token}
+            r = requests.get(node.url + "/v1/me", headers=auth)
             _check("get", "/v1/me", r)
             seen.add(("get", "/v1/me", r.status_code))
+            uid = r.json()["id"]
+            for body in ({"city": "Bogor"}, {"role": "admin"}):
+                r = requests.patch(node.url + "/v1/me", json=body, headers=auth)
+                _check("patch", "/v1/me", r)
+                seen.add(("patch", "/v1/me", r.status_code))
+            for path in (f"/v1/users/{uid}", "/v1/users/usr_nope"):
+                r = requests.get(node.url + path)
+                _check("get", "/v1/users/{id}", r)
+                seen.add(("get", "/v1/users/{id}", r.status_code))
     # The matrix reached the statuses it was written for.
     wants = [("post", "/v1/users", s) for s in (201, 400, 409, 413, 415, 422)]
     wants += [("post", "/v1/sessions", s) for s in (201, 401, 422)]
     wants += [("get", "/v1/me", s) for s in (200, 401)]
+    wants += [("patch", "/v1/me", s) for s in (200, 422)]
+    wants += [("get", "/v1/users/{id}", s) for s in (200, 404)]
     for want in wants:
         assert want in seen, want

@@ -127,3 +127,54 @@ def test_me_needs_a_bearer_token(node):
     for h in [f"bearer {good}", f"Basic {good}", good]:
         r = requests.get(node.url + "/v1/me", headers={"Authorization": h})
         assert r.status_code == (200 if h.lower().startswith("bearer ") else 401), h
+
+
+def _patch(node, token, body, headers=None):
+    h = {"Authorization": f"Bearer {token}"}
+    h.update(headers or {})
+    return requests.patch(node.url + "/v1/me", json=body, headers=h)
+
+
+def test_patch_me_changes_only_allowed_fields(node):
+    u = _register(node, "patch@example.com", "Before")
+    token = _login(node, "patch@example.com").json()["access_token"]
+    r = _patch(node, token, {"name": "After", "city": "Bandung", "phone": "+62811",
+                             "avatar_url": "https://cdn.example.com/a.png"})
+    assert r.status_code == 200, r.text
+    assert r.json() == dict(u, name="After", city="Bandung", phone="+62811",
+                            avatar_url="https://cdn.example.com/a.png")
+    r = _patch(node, token, {"phone": None})                    # null clears
+    assert r.status_code == 200 and r.json()["phone"] is None
+    for bad in [{"role": "admin"}, {"status": "active"}, {"id": "usr_X"},
+                {"email": "x@example.com"}, {"name": ""}, {"name": None},
+                {"avatar_url": "javascript:alert(1)"}, {"city": 5}, {"name": "n" * 101}]:
+        r = _patch(node, token, bad)
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["type"] == "/problems/validation-failed"
+    me = _me(node, token).json()
+    assert me["role"] == "user" and me["name"] == "After" and me["email"] == u["email"]
+    assert requests.patch(node.url + "/v1/me", json={"name": "X"}).status_code == 401
+
+
+def test_patch_me_idempotent_replay(node):
+    _register(node, "pidem@example.com", "P")
+    token = _login(node, "pidem@example.com").json()["access_token"]
+    first = _patch(node, token, {"city": "Medan"}, {"Idempotency-Key": "p1"})
+    again = _patch(node, token, {"city": "Medan"}, {"Idempotency-Key": "p1"})
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotency-Replayed"] == "true" and again.content == first.content
+    r = _patch(node, token, {"city": "Solo"}, {"Idempotency-Key": "p1"})
+    assert r.status_code == 422 and r.json()["type"] == "/problems/idempotency-key-reused"
+
+
+def test_public_profile(node):
+    u = _register(node, "public@example.com", "Pub")
+    r = requests.get(node.url + f"/v1/users/{u['id']}")
+    assert r.status_code == 200
+    assert r.json() == {"id": u["id"], "name": "Pub", "city": None, "avatar_url": None,
+                        "created_at": u["created_at"], "active_listings": 0}
+    for bad in ["usr_00000000000000000000000000", "nope", "usr_" + "I" * 26,
+                "usr_01M87PBMDGGYKNV1XXPBCG46VNX", "lst_01M87PBMDGGYKNV1XXPBCG46VN"]:
+        r = requests.get(node.url + f"/v1/users/{bad}")
+        assert r.status_code == 404, bad
+        assert r.json()["type"] == "/problems/not-found"
