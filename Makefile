@@ -123,6 +123,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_C) $(BUILD)/flags.mk
 	@clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(filter-out %/rt_toml.cpp,$(FUZZ_SRC_$*)) $(PKG_LIBS)
 
 FUZZ_SRC_fuzz_envelope := runtime/rt_envelope.c runtime/rt_error.c
+FUZZ_SRC_fuzz_json_body := edge/ed_json.c edge/ed_schemas.c
 
 fuzz: deps $(FUZZERS)
 	@for f in $(FUZZERS); do \

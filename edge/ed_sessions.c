@@ -21,12 +21,6 @@
 #include "actors/ac_types.h"
 #include "actors/ac_codec.h"
 
-const ed_field_t ed_sessions_create_schema[] = {
-    { .name = "email", .type = ED_T_STRING, .required = true, .min = 1, .max = 254 },
-    { .name = "password", .type = ED_T_STRING, .required = true, .min = 1, .max = 128 },
-    { .name = "device_name", .type = ED_T_STRING, .required = true, .min = 1, .max = 100 },
-    { NULL },
-};
 
 static void
 s_unauthorized (ed_req_t *req)

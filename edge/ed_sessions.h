@@ -2,8 +2,8 @@
 #ifndef ED_SESSIONS_H_INCLUDED
 #define ED_SESSIONS_H_INCLUDED
 #include "ed_req.h"
+#include "ed_schemas.h"
 
-extern const ed_field_t ed_sessions_create_schema[];
 ed_handler_fn ed_sessions_create;   /* POST /v1/sessions */
 
 #endif

@@ -22,13 +22,6 @@
 #include "actors/ac_codec.h"
 #include "runtime/rt_error.h"
 
-const ed_field_t ed_users_create_schema[] = {
-    { .name = "email", .type = ED_T_STRING, .required = true, .min = 3, .max = 254 },
-    { .name = "password", .type = ED_T_STRING, .required = true, .min = 10, .max = 128 },
-    { .name = "name", .type = ED_T_STRING, .required = true, .min = 1, .max = 100 },
-    { .name = "phone", .type = ED_T_STRING, .nullable = true, .min = 0, .max = 32 },
-    { NULL },
-};
 
 static bool
 s_is_admin (ed_req_t *req, const char *email)
@@ -159,15 +152,6 @@ ed_users_me (ed_req_t *req)
     s_reply_user (req, rc, &rep);
 }
 
-/*  Only these; role, status, email and id are unknown fields here (422):
-    no mass assignment. */
-const ed_field_t ed_users_patch_schema[] = {
-    { .name = "name", .type = ED_T_STRING, .min = 1, .max = 100 },
-    { .name = "phone", .type = ED_T_STRING, .nullable = true, .min = 0, .max = 32 },
-    { .name = "city", .type = ED_T_STRING, .nullable = true, .min = 0, .max = 100 },
-    { .name = "avatar_url", .type = ED_T_STRING, .nullable = true, .min = 0, .max = 2048 },
-    { NULL },
-};
 
 /*  The answer of a user actor as JSON, or the matching problem. */
 static void

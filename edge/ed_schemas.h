@@ -1,0 +1,10 @@
+/*  ed_schemas.h - JSON body schemas of the routes (ed_schemas.c) */
+#ifndef ED_SCHEMAS_H_INCLUDED
+#define ED_SCHEMAS_H_INCLUDED
+#include "ed_json.h"
+
+extern const ed_field_t ed_users_create_schema[];
+extern const ed_field_t ed_sessions_create_schema[];
+extern const ed_field_t ed_users_patch_schema[];
+
+#endif
