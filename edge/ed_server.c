@@ -57,6 +57,8 @@ struct ed_req {
     size_t            headers_len;
     bool              replied;
     int               status;
+    char             *out;          /* the whole response, written last */
+    size_t            out_len;
     bool              authed;
     ed_claims_t       claims;
 };
@@ -173,16 +175,17 @@ ed_reply_bytes (ed_req_t *req, int status, const char *ctype, const void *body, 
         n = 0;
     if (status == 204)
         len = 0;
-    /*  One write for head and body: separate writes meet Nagle and delayed
-        ACKs and stall ~40 ms. */
-    char *out = malloc ((size_t) n + len);
-    if (!out)
+    /*  Head and body in one buffer, written in one call at the end of the
+        request (after its metrics and log line, so a client holding the
+        answer can already see it counted): separate writes meet Nagle and
+        delayed ACKs and stall ~40 ms. */
+    req->out = malloc ((size_t) n + len);
+    if (!req->out)
         return;
-    memcpy (out, head, (size_t) n);
+    memcpy (req->out, head, (size_t) n);
     if (len)
-        memcpy (out + n, body, len);
-    mg_write (req->conn, out, (size_t) n + len);
-    free (out);
+        memcpy (req->out + n, body, len);
+    req->out_len = (size_t) n + len;
 }
 
 void
@@ -553,6 +556,9 @@ out:;
                 rt_log_escape (req->path, path, sizeof path), req->status,
                 (unsigned long long) dt, req->traceparent + 3);
     }
+    if (req->out)
+        mg_write (conn, req->out, req->out_len);
+    free (req->out);
     json_decref (req->body);
     free (req->raw);
     int status = req->status;
