@@ -19,10 +19,15 @@ enum {
     USER_CREATE = 1,        /* body: the user's fields; idempotent per id */
     USER_GET    = 2,        /* reply: the private view, or 404 */
     USER_AUTH   = 3,        /* reply {password_hash, status, role}: edge only */
-    USER_SESSION_CREATE = 4,/* body {session_id, device_name, refresh_hash}; 201 */
+    USER_SESSION_CREATE = 4,/* body {session_id, device_name}; 201 {gen} */
     USER_PATCH  = 5,        /* body: any of name, phone, city, avatar_url (nil
                                clears); reply: the private view */
     USER_PUBLIC = 6,        /* reply: the public profile, or 404 */
+    USER_SESSION_REFRESH = 7,/* body {session_id, gen}: 200 {gen, rotated_ms,
+                               role} (rotated, or the grace answer); 401
+                               {revoked} on reuse (the session is removed) */
+    USER_SESSIONS = 8,      /* reply {sessions: bin of packed sessions} */
+    USER_SESSION_REVOKE = 9,/* body {session_id}: 204, or 404 */
 };
 
 /*  email messages */
@@ -34,6 +39,14 @@ enum {
 /*  Sessions kept per user: the oldest is dropped (its tokens then fail)
     when a new login would exceed it. Bounds the user's state. */
 #define AC_USER_SESSIONS_MAX 32
+
+/*  How long the refresh token just replaced still answers (with the same
+    new pair: a client that lost the response can retry). API.md: 30 s. */
+#define AC_REFRESH_GRACE_MS 30000
+
+/*  A session as USER_SESSIONS packs it: [id:32][device:128][created:8]
+    [last_seen:8] big-endian, NUL-padded strings. */
+#define AC_SESSION_LIST_ITEM (32 + 128 + 8 + 8)
 
 extern const rt_type_def_t ac_user_type;
 extern const rt_type_def_t ac_email_type;

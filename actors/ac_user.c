@@ -15,16 +15,20 @@
 #include "ac_types.h"
 #include "ac_codec.h"
 
-/*  One session, packed big-endian into the state's "sessions" bin. */
+/*  One session, packed big-endian into the state's "sessions" bin. The
+    refresh secret of generation g is HMAC(key, session id, g), computed
+    by the edge: the actor keeps only which generation is current and when
+    it was rotated, so no secret (nor hash of one) is ever stored. */
 typedef struct {
     char    id[32];
     char    device[128];
     int64_t created_ms;
     int64_t last_seen_ms;
-    uint8_t refresh_hash[32];   /* SHA-256 of the current refresh secret */
+    int64_t gen;                /* current refresh generation, >= 1 */
+    int64_t rotated_ms;         /* when gen last moved (grace window) */
 } session_t;
 
-#define SESSION_PACKED (32 + 128 + 8 + 8 + 32)
+#define SESSION_PACKED (32 + 128 + 8 + 8 + 8 + 8)
 
 typedef struct {
     bool    exists;
@@ -68,7 +72,8 @@ s_pack_sessions (const user_t *u, uint8_t *out)
         memcpy (p + 32, s->device, 128);
         s_put64 (p + 160, s->created_ms);
         s_put64 (p + 168, s->last_seen_ms);
-        memcpy (p + 176, s->refresh_hash, 32);
+        s_put64 (p + 176, s->gen);
+        s_put64 (p + 184, s->rotated_ms);
     }
 }
 
@@ -86,7 +91,8 @@ s_unpack_sessions (user_t *u, const uint8_t *in, size_t len)
         s->id[31] = s->device[127] = 0;
         s->created_ms = s_get64 (p + 160);
         s->last_seen_ms = s_get64 (p + 168);
-        memcpy (s->refresh_hash, p + 176, 32);
+        s->gen = s_get64 (p + 176);
+        s->rotated_ms = s_get64 (p + 184);
     }
     return true;
 }
@@ -122,7 +128,7 @@ s_copy (char *dst, size_t size, const char *src)
 
 /*  Fill u from a map (state or create body); false when malformed. */
 static bool
-s_fill (user_t *u, ac_map_t *m)
+s_fill (user_t *u, ac_map_t *m, uint16_t version)
 {
     int64_t created = 0;
     bool ok = s_copy (u->id, sizeof u->id, ac_map_str (m, "id"))
@@ -138,7 +144,9 @@ s_fill (user_t *u, ac_map_t *m)
     u->created_ms = created;
     size_t slen = 0;
     const void *sess = ac_map_bin (m, "sessions", &slen);
-    if (sess && !s_unpack_sessions (u, sess, slen))
+    /*  Version 1 kept refresh-secret hashes, which version 2 does without:
+        those sessions are dropped (their users log in again). */
+    if (version >= 2 && sess && !s_unpack_sessions (u, sess, slen))
         return false;
     return ok && u->id[0] && u->email[0] && u->password_hash[0];
 }
@@ -147,11 +155,11 @@ static void *
 s_decode (const rt_addr_t *addr, uint16_t version, const uint8_t *buf, size_t len)
 {
     (void) addr;
-    if (version != 1)
+    if (version < 1 || version > 2)
         return NULL;
     ac_map_t *m = ac_map_decode (buf, len);
     user_t *u = m ? calloc (1, sizeof *u) : NULL;
-    if (u && !s_fill (u, m)) {
+    if (u && !s_fill (u, m, version)) {
         free (u);
         u = NULL;
     }
@@ -220,7 +228,7 @@ s_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
     user_t fresh = { 0 };
     const rt_addr_t *self = rt_ctx_self (ctx);
-    bool ok = m && s_fill (&fresh, m) && strlen (fresh.id) == self->len
+    bool ok = m && s_fill (&fresh, m, 2) && strlen (fresh.id) == self->len
               && !memcmp (fresh.id, self->key, self->len);
     ac_map_destroy (&m);
     if (!ok) {
@@ -269,6 +277,35 @@ s_auth (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     ac_enc_free (&e);
 }
 
+static session_t *
+s_find_session (user_t *u, const char *sid)
+{
+    for (size_t i = 0; i < u->nsessions; i++)
+        if (!strcmp (u->sessions[i].id, sid))
+            return &u->sessions[i];
+    return NULL;
+}
+
+static void
+s_drop_session (user_t *u, session_t *s)
+{
+    *s = u->sessions[--u->nsessions];
+}
+
+static void
+s_reply_gen (rt_ctx_t *ctx, const user_t *u, const session_t *s)
+{
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 3);
+    ac_enc_int (&e, "gen", s->gen);
+    ac_enc_int (&e, "rotated_ms", s->rotated_ms);
+    ac_enc_str (&e, "role", u->role);
+    /*  Not stored under an idempotency key: it leads to secrets. */
+    rt_ctx_reject (ctx, 200, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
 static void
 s_session_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
 {
@@ -276,10 +313,8 @@ s_session_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
     const char *sid = m ? ac_map_str (m, "session_id") : NULL;
     const char *dev = m ? ac_map_str (m, "device_name") : NULL;
-    size_t hlen = 0;
-    const void *hash = m ? ac_map_bin (m, "refresh_hash", &hlen) : NULL;
-    if (!u->exists || !sid || !dev || !hash || hlen != 32 || strlen (sid) >= 32
-        || strlen (dev) >= 128) {
+    if (!u->exists || !sid || !dev || strlen (sid) >= 32 || strlen (dev) >= 128
+        || s_find_session (u, sid)) {
         ac_map_destroy (&m);
         rt_ctx_reject (ctx, u->exists ? 422 : 404, NULL, 0);
         return;
@@ -290,17 +325,94 @@ s_session_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         for (size_t i = 1; i < u->nsessions; i++)
             if (u->sessions[i].last_seen_ms < u->sessions[old].last_seen_ms)
                 old = i;
-        u->sessions[old] = u->sessions[--u->nsessions];
+        s_drop_session (u, &u->sessions[old]);
     }
     session_t *s = &u->sessions[u->nsessions++];
     memset (s, 0, sizeof *s);
     strcpy (s->id, sid);
     strcpy (s->device, dev);
-    s->created_ms = s->last_seen_ms = rt_ctx_now_ms (ctx);
-    memcpy (s->refresh_hash, hash, 32);
+    s->created_ms = s->last_seen_ms = s->rotated_ms = rt_ctx_now_ms (ctx);
+    s->gen = 1;
     ac_map_destroy (&m);
     rt_ctx_changed (ctx);
-    rt_ctx_reply (ctx, 201, NULL, 0);
+    s_reply_gen (ctx, u, s);
+}
+
+/*  Presented generation g of session sid (its secret already checked by
+    the edge): g current -> rotate; g the one just replaced, within the
+    grace window -> the same answer as the rotation gave; anything else is
+    a replay of an old token: the session is revoked. */
+static void
+s_session_refresh (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    const char *sid = m ? ac_map_str (m, "session_id") : NULL;
+    int64_t g = 0;
+    session_t *s = u->exists && sid && m && ac_map_int (m, "gen", &g) ? s_find_session (u, sid) : NULL;
+    ac_map_destroy (&m);
+    int64_t now = rt_ctx_now_ms (ctx);
+    if (!s || !strcmp (u->status, "banned")) {
+        rt_ctx_reject (ctx, 401, NULL, 0);
+        return;
+    }
+    if (g == s->gen) {
+        s->gen++;
+        s->rotated_ms = s->last_seen_ms = now;
+        rt_ctx_changed (ctx);
+        s_reply_gen (ctx, u, s);
+        return;
+    }
+    if (g == s->gen - 1 && now - s->rotated_ms <= AC_REFRESH_GRACE_MS) {
+        s_reply_gen (ctx, u, s);
+        return;
+    }
+    s_drop_session (u, s);
+    rt_ctx_changed (ctx);
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 1);
+    ac_enc_int (&e, "revoked", 1);
+    rt_ctx_reject (ctx, 401, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
+static void
+s_sessions (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    (void) msg;
+    user_t *u = state;
+    uint8_t packed[AC_USER_SESSIONS_MAX * AC_SESSION_LIST_ITEM];
+    for (size_t i = 0; i < u->nsessions; i++) {
+        uint8_t *p = packed + i * AC_SESSION_LIST_ITEM;
+        memcpy (p, u->sessions[i].id, 32);
+        memcpy (p + 32, u->sessions[i].device, 128);
+        s_put64 (p + 160, u->sessions[i].created_ms);
+        s_put64 (p + 168, u->sessions[i].last_seen_ms);
+    }
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 1);
+    ac_enc_bin (&e, "sessions", packed, u->nsessions * AC_SESSION_LIST_ITEM);
+    rt_ctx_reject (ctx, 200, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
+static void
+s_session_revoke (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    const char *sid = m ? ac_map_str (m, "session_id") : NULL;
+    session_t *s = u->exists && sid ? s_find_session (u, sid) : NULL;
+    ac_map_destroy (&m);
+    if (!s) {
+        rt_ctx_reject (ctx, 404, NULL, 0);
+        return;
+    }
+    s_drop_session (u, s);
+    rt_ctx_changed (ctx);
+    rt_ctx_reply (ctx, 204, NULL, 0);
 }
 
 /*  Fields a user may change about themselves; everything else (role,
@@ -369,12 +481,13 @@ s_public (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
 
 const rt_type_def_t ac_user_type = {
     .name = "user",
-    .state_version = 1,
+    .state_version = 2,
     .state_new = s_new,
     .state_decode = s_decode,
     .state_encode = s_encode,
     .state_free = free,
     .handlers = { [USER_CREATE] = s_create, [USER_GET] = s_get, [USER_AUTH] = s_auth,
                   [USER_SESSION_CREATE] = s_session_create, [USER_PATCH] = s_patch,
-                  [USER_PUBLIC] = s_public },
+                  [USER_PUBLIC] = s_public, [USER_SESSION_REFRESH] = s_session_refresh,
+                  [USER_SESSIONS] = s_sessions, [USER_SESSION_REVOKE] = s_session_revoke },
 };

@@ -25,7 +25,7 @@
     idempotency-fingerprint key from it (one secret file to manage; a
     separate key by domain separation). 0 or -1. */
 static int
-s_keys (const char *path, uint8_t jwt_key[32], uint8_t key[32])
+s_keys (const char *path, uint8_t jwt_key[32], uint8_t key[32], uint8_t refresh_key[32])
 {
     FILE *f = fopen (path, "r");
     if (!f)
@@ -41,6 +41,7 @@ s_keys (const char *path, uint8_t jwt_key[32], uint8_t key[32])
         return -1;
     memcpy (jwt_key, secret, 32);
     crypto_generichash (key, 32, (const uint8_t *) "pasar idempotency fingerprint", 29, secret, slen);
+    crypto_generichash (refresh_key, 32, (const uint8_t *) "pasar refresh token", 19, secret, slen);
     sodium_memzero (secret, sizeof secret);
     return 0;
 }
@@ -122,8 +123,8 @@ cmd_node (int argc, char **argv)
         rt_config_destroy (&conf);
         return 1;
     }
-    uint8_t fp_key[32], jwt_key[32];
-    if (s_keys (conf->jwt_secret_file, jwt_key, fp_key)) {
+    uint8_t fp_key[32], jwt_key[32], refresh_key[32];
+    if (s_keys (conf->jwt_secret_file, jwt_key, fp_key, refresh_key)) {
         rt_log ("error", "node.start_failed",
                 "\"node\":\"%s\",\"error\":\"cannot read auth.jwt_secret_file (run bin/pasar keys)\"",
                 me->id);
@@ -138,6 +139,7 @@ cmd_node (int argc, char **argv)
                         .idem_retention_s = conf->idem_retention_s,
                         .ask_timeout_ms = conf->ask_timeout_ms, .log_requests = true,
                         .admin_emails = conf->admin_emails, .fingerprint_key = fp_key,
+                        .refresh_key = refresh_key,
                         .jwt = { .key = jwt_key, .key_len = sizeof jwt_key,
                                  .issuer = conf->issuer, .audience = conf->audience,
                                  .ttl_s = conf->access_ttl_s } };
@@ -180,6 +182,7 @@ cmd_node (int argc, char **argv)
     rt_log ("info", "node.stopped", "\"node\":\"%s\"", me->id);
     sodium_memzero (jwt_key, sizeof jwt_key);
     sodium_memzero (fp_key, sizeof fp_key);
+    sodium_memzero (refresh_key, sizeof refresh_key);
     rt_config_destroy (&conf);
     return rc_exit;
 }

@@ -24,13 +24,15 @@ s_b64 (const void *p, size_t n)
 
 char *
 ed_jwt_issue (const ed_jwt_conf_t *conf, const char *sub, const char *sid,
-              const char *role, int64_t now_s)
+              const char *role, int64_t now_s, const char *jti_in)
 {
     static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}";
     uint8_t jti_raw[16];
     char jti[33];
     randombytes_buf (jti_raw, sizeof jti_raw);
     sodium_bin2hex (jti, sizeof jti, jti_raw, sizeof jti_raw);
+    if (jti_in)
+        snprintf (jti, sizeof jti, "%s", jti_in);
     json_t *claims = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
                                 "iss", conf->issuer, "aud", conf->audience, "sub", sub,
                                 "sid", sid, "role", role, "jti", jti,

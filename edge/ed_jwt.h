@@ -31,9 +31,10 @@ typedef struct {
     uint32_t       ttl_s;
 } ed_jwt_conf_t;
 
-/*  A new access token (malloc'd string) or NULL. */
+/*  An access token (malloc'd string) or NULL, issued at iat_s; jti NULL
+    for a random one. The same arguments give the same token. */
 char *ed_jwt_issue (const ed_jwt_conf_t *conf, const char *sub, const char *sid,
-                    const char *role, int64_t now_s);
+                    const char *role, int64_t iat_s, const char *jti);
 
 /*  0 and *out when token is valid at now_s; -1 otherwise (one answer for
     every reason: the caller says 401). */

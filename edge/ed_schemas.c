@@ -25,6 +25,12 @@ const ed_field_t ed_sessions_create_schema[] = {
     { NULL },
 };
 
+/*  POST /v1/sessions/refresh */
+const ed_field_t ed_sessions_refresh_schema[] = {
+    { .name = "refresh_token", .type = ED_T_STRING, .required = true, .min = 1, .max = 2048 },
+    { NULL },
+};
+
 /*  PATCH /v1/me: only these; role, status, email and id are unknown
     fields here (422): no mass assignment. */
 const ed_field_t ed_users_patch_schema[] = {

@@ -6,5 +6,6 @@
 extern const ed_field_t ed_users_create_schema[];
 extern const ed_field_t ed_sessions_create_schema[];
 extern const ed_field_t ed_users_patch_schema[];
+extern const ed_field_t ed_sessions_refresh_schema[];
 
 #endif

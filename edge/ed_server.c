@@ -20,6 +20,7 @@
 #include <sodium.h>
 #include "ed_server.h"
 #include "ed_metrics.h"
+#include "ed_revoked.h"
 #include "runtime/rt_error.h"
 #include "runtime/rt_log.h"
 
@@ -165,11 +166,13 @@ ed_reply_bytes (ed_req_t *req, int status, const char *ctype, const void *body, 
         return;
     req->replied = true;
     req->status = status;
-    char head[1600];
+    char head[1600], ct[96] = "";
+    if (status != 204)      /* no body, so no type */
+        snprintf (ct, sizeof ct, "Content-Type: %s\r\n", ctype);
     int n = snprintf (head, sizeof head,
-                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                      "HTTP/1.1 %d %s\r\n%sContent-Length: %zu\r\n"
                       "traceparent: %s\r\n%.*s\r\n",
-                      status, s_reason (status), ctype, status == 204 ? 0 : len,
+                      status, s_reason (status), ct, status == 204 ? 0 : len,
                       req->traceparent, (int) req->headers_len, req->headers);
     if (n < 0 || (size_t) n >= sizeof head)
         n = 0;
@@ -473,7 +476,8 @@ s_auth (ed_req_t *req)
     const char *token = h && !strncasecmp (h, "Bearer ", 7) ? h + 7 : NULL;
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
-    if (!token || ed_jwt_verify (&req->srv->opts.jwt, token, (int64_t) now.tv_sec, &req->claims)) {
+    if (!token || ed_jwt_verify (&req->srv->opts.jwt, token, (int64_t) now.tv_sec, &req->claims)
+        || ed_revoked_has (req->claims.sid, (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000)) {
         ed_reply_header (req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         ed_reply_problem (req, ED_P_UNAUTHORIZED, NULL);
         return false;

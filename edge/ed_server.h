@@ -30,6 +30,9 @@ typedef struct {
         password cannot be brute-forced back to the password. */
     const uint8_t *fingerprint_key;
     ed_jwt_conf_t  jwt;             /* access tokens (key borrowed) */
+    /*  Key of the refresh secrets (32 bytes, derived from the JWT secret):
+        the secret of generation g of a session is HMAC(key, "sid:g"). */
+    const uint8_t *refresh_key;
 } ed_options_t;
 
 /*  Start serving. NULL with a reason in err on failure (port taken). */

@@ -5,5 +5,8 @@
 #include "ed_schemas.h"
 
 ed_handler_fn ed_sessions_create;   /* POST /v1/sessions */
+ed_handler_fn ed_sessions_refresh;  /* POST /v1/sessions/refresh */
+ed_handler_fn ed_sessions_list;     /* GET /v1/sessions */
+ed_handler_fn ed_sessions_revoke;   /* DELETE /v1/sessions/{id} */
 
 #endif

@@ -39,6 +39,9 @@ def _check(method, template, resp):
     assert code in responses, f"{method.upper()} {template} answered undocumented {code}: {resp.text}"
     doc = _resolve(responses[code])
     content = doc.get("content", {})
+    if resp.status_code == 204:
+        assert not resp.content and not content and "Content-Type" not in resp.headers
+        return
     ctype = resp.headers.get("Content-Type", "").split(";")[0]
     assert ctype in content, f"{method.upper()} {template} {code}: {ctype} not in {list(content)}"
     schema = content[ctype]["schema"]
@@ -84,7 +87,8 @@ def test_answers_match_the_spec(node):
         _check(method, template, r)
         seen.add((method, template, r.status_code))
         if template == "/v1/sessions" and r.status_code == 201:
-            token = r.json()["access_token"]
+            login_answer = r.json()
+            token = login_answer["access_token"]
             auth = {"Authorization": "Bearer " + token}
             r = requests.get(node.url + "/v1/me", headers=auth)
             _check("get", "/v1/me", r)
@@ -94,6 +98,17 @@ def test_answers_match_the_spec(node):
                 r = requests.patch(node.url + "/v1/me", json=body, headers=auth)
                 _check("patch", "/v1/me", r)
                 seen.add(("patch", "/v1/me", r.status_code))
+            r = requests.get(node.url + "/v1/sessions", headers=auth)
+            _check("get", "/v1/sessions", r)
+            seen.add(("get", "/v1/sessions", r.status_code))
+            for tok in ("garbage", login_answer["refresh_token"]):
+                r = requests.post(node.url + "/v1/sessions/refresh", json={"refresh_token": tok})
+                _check("post", "/v1/sessions/refresh", r)
+                seen.add(("post", "/v1/sessions/refresh", r.status_code))
+            for sid in ("ses_00000000000000000000000000", login_answer["session_id"]):
+                r = requests.delete(node.url + f"/v1/sessions/{sid}", headers=auth)
+                _check("delete", "/v1/sessions/{id}", r)
+                seen.add(("delete", "/v1/sessions/{id}", r.status_code))
             for path in (f"/v1/users/{uid}", "/v1/users/usr_nope"):
                 r = requests.get(node.url + path)
                 _check("get", "/v1/users/{id}", r)
@@ -104,5 +119,8 @@ def test_answers_match_the_spec(node):
     wants += [("get", "/v1/me", s) for s in (200, 401)]
     wants += [("patch", "/v1/me", s) for s in (200, 422)]
     wants += [("get", "/v1/users/{id}", s) for s in (200, 404)]
+    wants += [("get", "/v1/sessions", 200), ("post", "/v1/sessions/refresh", 200),
+              ("post", "/v1/sessions/refresh", 401), ("delete", "/v1/sessions/{id}", 204),
+              ("delete", "/v1/sessions/{id}", 404)]
     for want in wants:
         assert want in seen, want

@@ -178,3 +178,86 @@ def test_public_profile(node):
         r = requests.get(node.url + f"/v1/users/{bad}")
         assert r.status_code == 404, bad
         assert r.json()["type"] == "/problems/not-found"
+
+
+def _refresh(node, token):
+    return requests.post(node.url + "/v1/sessions/refresh", json={"refresh_token": token})
+
+
+def test_refresh_rotates_with_grace_and_reuse_revokes(node):
+    _register(node, "rot@example.com")
+    t1 = _login(node, "rot@example.com").json()
+    r = _refresh(node, t1["refresh_token"])
+    assert r.status_code == 200, r.text
+    t2 = r.json()
+    assert t2["session_id"] == t1["session_id"] and t2["refresh_token"] != t1["refresh_token"]
+    assert _me(node, t2["access_token"]).status_code == 200
+    # The token just replaced, within 30 s: the same new pair again.
+    again = _refresh(node, t1["refresh_token"]).json()
+    assert again["refresh_token"] == t2["refresh_token"]
+    assert again["access_token"] == t2["access_token"]
+    t3 = _refresh(node, t2["refresh_token"]).json()
+    assert _me(node, t3["access_token"]).status_code == 200
+    # t1 is now two generations old: a replay. The whole session goes.
+    r = _refresh(node, t1["refresh_token"])
+    assert r.status_code == 401 and r.json()["type"] == "/problems/unauthorized"
+    assert _me(node, t3["access_token"]).status_code == 401
+    assert _me(node, t1["access_token"]).status_code == 401
+    assert _refresh(node, t3["refresh_token"]).status_code == 401
+
+
+def test_forged_refresh_tokens_are_401_and_revoke_nothing(node):
+    _register(node, "rforge@example.com")
+    t = _login(node, "rforge@example.com").json()
+    uid, sid, gen, secret = t["refresh_token"].split(".")
+    assert gen == "1"
+    forged = [
+        f"{uid}.{sid}.{gen}.{'A' * len(secret)}",          # wrong secret
+        f"{uid}.{sid}.2.{secret}",                         # secret of another generation
+        f"{uid}.{sid}.0.{secret}", f"{uid}.{sid}.01.{secret}", f"{uid}.{sid}.-1.{secret}",
+        f"{uid}.ses_00000000000000000000000000.1.{secret}",
+        f"usr_00000000000000000000000000.{sid}.1.{secret}",
+        "garbage", "a.b.c.d", f"{uid}.{sid}.{gen}", t["access_token"],
+    ]
+    for bad in forged:
+        r = _refresh(node, bad)
+        assert r.status_code == 401, bad
+    # None of that touched the session.
+    assert _me(node, t["access_token"]).status_code == 200
+    assert _refresh(node, t["refresh_token"]).status_code == 200
+    r = requests.post(node.url + "/v1/sessions/refresh", json={"refresh_token": 5})
+    assert r.status_code == 422
+
+
+def test_list_and_revoke_own_sessions_only(node):
+    _register(node, "multi@example.com")
+    _register(node, "other@example.com")
+    phone = _login(node, "multi@example.com", device="phone").json()
+    laptop = _login(node, "multi@example.com", device="laptop").json()
+    other = _login(node, "other@example.com").json()
+    h = {"Authorization": f"Bearer {phone['access_token']}"}
+    lst = requests.get(node.url + "/v1/sessions", headers=h).json()
+    assert lst["next_cursor"] is None
+    by_id = {s["id"]: s for s in lst["items"]}
+    assert set(by_id) == {phone["session_id"], laptop["session_id"]}
+    assert by_id[phone["session_id"]]["current"] is True
+    assert by_id[laptop["session_id"]]["current"] is False
+    assert by_id[laptop["session_id"]]["device_name"] == "laptop"
+    assert set(by_id[laptop["session_id"]]) == {"id", "device_name", "created_at",
+                                                "last_seen_at", "current"}
+    # Someone else's session, and sessions that do not exist: 404, untouched.
+    for sid in [other["session_id"], "ses_00000000000000000000000000", "nope"]:
+        r = requests.delete(node.url + f"/v1/sessions/{sid}", headers=h)
+        assert r.status_code == 404, sid
+    assert _me(node, other["access_token"]).status_code == 200
+    # Revoking the laptop stops its tokens at once.
+    r = requests.delete(node.url + f"/v1/sessions/{laptop['session_id']}", headers=h)
+    assert r.status_code == 204 and r.content == b""
+    assert _me(node, laptop["access_token"]).status_code == 401
+    assert _refresh(node, laptop["refresh_token"]).status_code == 401
+    assert _me(node, phone["access_token"]).status_code == 200
+    # And one's own current session.
+    r = requests.delete(node.url + f"/v1/sessions/{phone['session_id']}", headers=h)
+    assert r.status_code == 204
+    assert _me(node, phone["access_token"]).status_code == 401
+    assert requests.get(node.url + "/v1/sessions").status_code == 401
