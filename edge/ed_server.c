@@ -215,7 +215,7 @@ s_problem (ed_req_t *req, ed_problem_t p, const char *detail, json_t *errors)
         json_decref (errors);
     char *text = o ? json_dumps (o, JSON_COMPACT) : NULL;
     json_decref (o);
-    if (d->status == 503 || d->status == 429)
+    if ((d->status == 503 || d->status == 429) && !strstr (req->headers, "Retry-After:"))
         ed_reply_header (req, "Retry-After", "1");
     ed_reply_bytes (req, d->status, "application/problem+json", text ? text : "{}",
                     text ? strlen (text) : 2);

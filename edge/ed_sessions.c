@@ -23,6 +23,7 @@
 #include "actors/ac_types.h"
 #include "actors/ac_codec.h"
 #include "ed_revoked.h"
+#include "ed_throttle.h"
 
 
 static void s_answer_pair (ed_req_t *req, int status, const char *uid, const char *sid,
@@ -61,8 +62,19 @@ ed_sessions_create (ed_req_t *req)
     const char *pw = json_string_value (json_object_get (body, "password"));
     char email[256], uid[40] = "", hash[crypto_pwhash_STRBYTES] = "", status[16] = "", role[8] = "";
     int rc = 0;
-    if (ed_acct_normalize_email (json_string_value (json_object_get (body, "email")), email,
-                                 sizeof email))
+    bool valid = ed_acct_normalize_email (json_string_value (json_object_get (body, "email")),
+                                          email, sizeof email);
+    if (!valid)
+        snprintf (email, sizeof email, "%s", "(invalid)");
+    int64_t wait_s = ed_throttle_check (email, ed_req_remote (req), rt_now_ms ());
+    if (wait_s > 0) {
+        char ra[24];
+        snprintf (ra, sizeof ra, "%lld", (long long) wait_s);
+        ed_reply_header (req, "Retry-After", ra);
+        ed_reply_problem (req, ED_P_RATE_LIMITED, "too many failed logins; retry later");
+        return;
+    }
+    if (valid)
         rc = s_lookup (req, email, uid, sizeof uid);
     if (rc) {
         ed_reply_rt_error (req, rc);
@@ -95,9 +107,11 @@ ed_sessions_create (ed_req_t *req)
         return;
     }
     if (!ok) {
+        ed_throttle_fail (email, ed_req_remote (req), rt_now_ms ());
         s_unauthorized (req);
         return;
     }
+    ed_throttle_ok (email);
     if (!strcmp (status, "banned")) {
         ed_reply_problem (req, ED_P_FORBIDDEN, "this account is banned");
         return;

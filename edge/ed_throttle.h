@@ -1,0 +1,35 @@
+/*  =========================================================================
+    ed_throttle.h - failed-login throttling (node-local counters)
+
+    Failures are counted per account (normalised email) and per client
+    address in fixed windows; past the limit, logins from that account or
+    address are refused with 429 and Retry-After before any password is
+    checked, so a guessing attack costs us nothing. A success clears the
+    account's count. Node-local: the cluster's shared counters come with
+    [redis].
+    =========================================================================
+*/
+#ifndef ED_THROTTLE_H_INCLUDED
+#define ED_THROTTLE_H_INCLUDED
+#include <stdbool.h>
+#include <stdint.h>
+
+/*  Failures allowed per account, and per client address (NAT'd offices
+    share one), in one window. */
+#define ED_THROTTLE_ACCOUNT_MAX   5
+#define ED_THROTTLE_ADDRESS_MAX   20
+#define ED_THROTTLE_WINDOW_MS     (15 * 60 * 1000)
+
+/*  Keys tracked per node; when full, the oldest windows are forgotten. */
+#define ED_THROTTLE_KEYS_MAX      100000
+
+/*  0 when a login may proceed; otherwise the seconds until it may. */
+int64_t ed_throttle_check (const char *account, const char *address, int64_t now_ms);
+
+/*  Record a failed login for both keys. */
+void ed_throttle_fail (const char *account, const char *address, int64_t now_ms);
+
+/*  A successful login clears the account's failures. */
+void ed_throttle_ok (const char *account);
+
+#endif
