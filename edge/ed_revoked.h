@@ -1,11 +1,11 @@
-/*  ed_revoked.h - sessions revoked recently, refused at the auth step
+/*  =========================================================================
+    ed_revoked.h - sessions revoked recently, refused at the auth step
 
     An access token lives access_ttl_s; a session revoked before its tokens
     expire must stop them at once. The edge keeps each revoked session id
     until the last token it could have issued has expired, and checks it on
     every authenticated request. Node-local (see docs/auth.md for what the
     cluster and a restart need).
-    =========================================================================
 */
 #ifndef ED_REVOKED_H_INCLUDED
 #define ED_REVOKED_H_INCLUDED

@@ -11,6 +11,7 @@
 #include "ed_ops.h"
 #include "ed_users.h"
 #include "ed_sessions.h"
+#include "ed_presence.h"
 
 const ed_route_t ed_routes[] = {
     /* method  pattern               auth          idempotency    body  schema  handler */
@@ -31,6 +32,8 @@ const ed_route_t ed_routes[] = {
     { "PATCH", "/v1/me",             ED_AUTH_USER, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
                                                    ed_users_patch_schema,       ed_users_patch_me },
     { "GET",   "/v1/users/{id}",     ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_users_public },
+    { "GET",   "/v1/users/{id}/presence", ED_AUTH_USER, ED_IDEM_NONE, 0, NULL,   ed_presence_get },
+    { "POST",  "/v1/presence/heartbeat", ED_AUTH_USER, ED_IDEM_NONE, 0, NULL,    ed_presence_heartbeat },
 };
 
 const size_t ed_routes_count = sizeof ed_routes / sizeof ed_routes[0];

@@ -1,65 +1,18 @@
-/*  ed_throttle.c - failed-login throttling (fixed windows, one mutex) */
+/*  ed_throttle.c - failed-login throttling, on a bounded expiring map:
+    value a = failures in the window, b = the window's start; an entry
+    expires with its window. */
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "ed_throttle.h"
+#include "ed_ttlmap.h"
 
-#define BUCKETS 16384
+static ed_ttlmap_t *s_map;
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 
-typedef struct entry {
-    struct entry *next;
-    int64_t window_start_ms;
-    uint32_t failures;
-    char key[272];              /* "a:" + email (254) or "ip:" + address */
-} entry_t;
-
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static entry_t *s_buckets[BUCKETS];
-static size_t s_count;
-
-static size_t
-s_hash (const char *s)
-{
-    size_t h = 5381;
-    while (*s)
-        h = h * 33 + (unsigned char) *s++;
-    return h % BUCKETS;
-}
-
-static entry_t *
-s_find (const char *key)
-{
-    for (entry_t *e = s_buckets[s_hash (key)]; e; e = e->next)
-        if (!strcmp (e->key, key))
-            return e;
-    return NULL;
-}
-
-/*  Forget windows that are over (all of them if that is not enough). */
 static void
-s_sweep (int64_t now_ms, bool all)
+s_init (void)
 {
-    for (size_t b = 0; b < BUCKETS; b++) {
-        for (entry_t **pp = &s_buckets[b]; *pp;) {
-            entry_t *e = *pp;
-            if (all || now_ms - e->window_start_ms >= ED_THROTTLE_WINDOW_MS) {
-                *pp = e->next;
-                free (e);
-                s_count--;
-            }
-            else
-                pp = &e->next;
-        }
-    }
-}
-
-static int64_t
-s_wait_s (const entry_t *e, uint32_t max, int64_t now_ms)
-{
-    if (!e || e->failures < max || now_ms - e->window_start_ms >= ED_THROTTLE_WINDOW_MS)
-        return 0;
-    return (e->window_start_ms + ED_THROTTLE_WINDOW_MS - now_ms + 999) / 1000;
+    s_map = ed_ttlmap_new (ED_THROTTLE_KEYS_MAX);
 }
 
 static void
@@ -69,66 +22,61 @@ s_key (char *out, size_t size, const char *prefix, const char *v)
     (void) n;                   /* truncation only merges very long keys */
 }
 
+static int64_t
+s_wait_s (const char *key, int64_t max, int64_t now_ms)
+{
+    int64_t failures = 0, start = 0;
+    if (!ed_ttlmap_get (s_map, key, now_ms, &failures, &start) || failures < max)
+        return 0;
+    return (start + ED_THROTTLE_WINDOW_MS - now_ms + 999) / 1000;
+}
+
 int64_t
 ed_throttle_check (const char *account, const char *address, int64_t now_ms)
 {
-    char ka[272], kb[272];
+    pthread_once (&s_once, s_init);
+    if (!s_map)
+        return 0;
+    char ka[ED_TTLMAP_KEY_MAX], kb[ED_TTLMAP_KEY_MAX];
     s_key (ka, sizeof ka, "a:", account);
     s_key (kb, sizeof kb, "ip:", address);
-    pthread_mutex_lock (&s_lock);
-    int64_t a = s_wait_s (s_find (ka), ED_THROTTLE_ACCOUNT_MAX, now_ms);
-    int64_t b = s_wait_s (s_find (kb), ED_THROTTLE_ADDRESS_MAX, now_ms);
-    pthread_mutex_unlock (&s_lock);
+    int64_t a = s_wait_s (ka, ED_THROTTLE_ACCOUNT_MAX, now_ms);
+    int64_t b = s_wait_s (kb, ED_THROTTLE_ADDRESS_MAX, now_ms);
     return a > b ? a : b;
 }
 
 static void
 s_fail_key (const char *key, int64_t now_ms)
 {
-    entry_t *e = s_find (key);
-    if (e && now_ms - e->window_start_ms >= ED_THROTTLE_WINDOW_MS) {
-        e->window_start_ms = now_ms;
-        e->failures = 0;
+    int64_t failures = 0, start = now_ms;
+    if (!ed_ttlmap_get (s_map, key, now_ms, &failures, &start)) {
+        failures = 0;
+        start = now_ms;
     }
-    if (!e) {
-        if (s_count >= ED_THROTTLE_KEYS_MAX) {
-            s_sweep (now_ms, false);
-            if (s_count >= ED_THROTTLE_KEYS_MAX)
-                s_sweep (now_ms, true);
-        }
-        e = calloc (1, sizeof *e);
-        if (!e)
-            return;
-        snprintf (e->key, sizeof e->key, "%s", key);
-        e->window_start_ms = now_ms;
-        size_t h = s_hash (key);
-        e->next = s_buckets[h];
-        s_buckets[h] = e;
-        s_count++;
-    }
-    e->failures++;
+    ed_ttlmap_put (s_map, key, failures + 1, start, start + ED_THROTTLE_WINDOW_MS);
 }
 
 void
 ed_throttle_fail (const char *account, const char *address, int64_t now_ms)
 {
-    char ka[272], kb[272];
+    pthread_once (&s_once, s_init);
+    if (!s_map)
+        return;
+    char ka[ED_TTLMAP_KEY_MAX], kb[ED_TTLMAP_KEY_MAX];
     s_key (ka, sizeof ka, "a:", account);
     s_key (kb, sizeof kb, "ip:", address);
-    pthread_mutex_lock (&s_lock);
+    /*  Not atomic across the two calls: concurrent failures may be counted
+        one short, which only delays a throttle by an attempt. */
     s_fail_key (ka, now_ms);
     s_fail_key (kb, now_ms);
-    pthread_mutex_unlock (&s_lock);
 }
 
 void
 ed_throttle_ok (const char *account)
 {
-    char ka[272];
+    pthread_once (&s_once, s_init);
+    char ka[ED_TTLMAP_KEY_MAX];
     s_key (ka, sizeof ka, "a:", account);
-    pthread_mutex_lock (&s_lock);
-    entry_t *e = s_find (ka);
-    if (e)
-        e->failures = 0;
-    pthread_mutex_unlock (&s_lock);
+    if (s_map)
+        ed_ttlmap_del (s_map, ka);
 }

@@ -109,6 +109,12 @@ def test_answers_match_the_spec(node):
                 r = requests.delete(node.url + f"/v1/sessions/{sid}", headers=auth)
                 _check("delete", "/v1/sessions/{id}", r)
                 seen.add(("delete", "/v1/sessions/{id}", r.status_code))
+            for method, path, tmpl in (("get", f"/v1/users/{uid}/presence", "/v1/users/{id}/presence"),
+                                       ("post", "/v1/presence/heartbeat", "/v1/presence/heartbeat"),
+                                       ("get", f"/v1/users/{uid}/presence", "/v1/users/{id}/presence")):
+                r = requests.request(method, node.url + path, headers=auth)
+                _check(method, tmpl, r)
+                seen.add((method, tmpl, r.status_code))
             for path in (f"/v1/users/{uid}", "/v1/users/usr_nope"):
                 r = requests.get(node.url + path)
                 _check("get", "/v1/users/{id}", r)

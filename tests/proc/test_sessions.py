@@ -261,3 +261,19 @@ def test_list_and_revoke_own_sessions_only(node):
     assert r.status_code == 204
     assert _me(node, phone["access_token"]).status_code == 401
     assert requests.get(node.url + "/v1/sessions").status_code == 401
+
+
+def test_presence_follows_heartbeats(node):
+    a = _register(node, "pres-a@example.com")
+    _register(node, "pres-b@example.com")
+    ta = _login(node, "pres-a@example.com").json()["access_token"]
+    tb = _login(node, "pres-b@example.com").json()["access_token"]
+    url = node.url + f"/v1/users/{a['id']}/presence"
+    hb = {"Authorization": f"Bearer {tb}"}
+    assert requests.get(url, headers=hb).json() == {"status": "offline", "last_seen_at": None}
+    r = requests.post(node.url + "/v1/presence/heartbeat", headers={"Authorization": f"Bearer {ta}"})
+    assert r.status_code == 204
+    p = requests.get(url, headers=hb).json()
+    assert p["status"] == "online" and p["last_seen_at"].endswith("Z")
+    assert requests.get(url).status_code == 401
+    assert requests.post(node.url + "/v1/presence/heartbeat").status_code == 401
