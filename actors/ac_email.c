@@ -110,12 +110,3 @@ const rt_type_def_t ac_email_type = {
     .state_free = free,
     .handlers = { [EMAIL_CLAIM] = s_claim, [EMAIL_LOOKUP] = s_lookup },
 };
-
-int
-ac_register_all (rt_runtime_t *rt)
-{
-    int rc = rt_register (rt, AC_TYPE_USER, &ac_user_type);
-    if (!rc)
-        rc = rt_register (rt, AC_TYPE_EMAIL, &ac_email_type);
-    return rc;
-}

@@ -12,6 +12,7 @@
 enum {
     AC_TYPE_USER  = 2,      /* key: usr_...: profile, credentials, status */
     AC_TYPE_EMAIL = 3,      /* key: em_<hash of normalized email>: who owns it */
+    AC_TYPE_FLAGS = 4,      /* key: "review": the admin review queue */
 };
 
 /*  user messages */
@@ -28,6 +29,8 @@ enum {
                                {revoked} on reuse (the session is removed) */
     USER_SESSIONS = 8,      /* reply {sessions: bin of packed sessions} */
     USER_SESSION_REVOKE = 9,/* body {session_id}: 204, or 404 */
+    USER_SET_STATUS = 10,   /* body {status}: 200 {user..., revoked: bin of
+                               session ids (32 bytes each) when banned} */
 };
 
 /*  email messages */
@@ -48,6 +51,19 @@ enum {
     [last_seen:8] big-endian, NUL-padded strings. */
 #define AC_SESSION_LIST_ITEM (32 + 128 + 8 + 8)
 
+/*  flags messages */
+enum {
+    FLAGS_ADD  = 1,         /* body {kind, user_id, detail}: 204 */
+    FLAGS_LIST = 2,         /* reply {items: bin of packed flags} */
+};
+
+/*  Flags kept for review: the newest, up to this many (a review queue, not
+    an archive; the state stays far under RT_STATE_MAX_BYTES). */
+#define AC_FLAGS_MAX 500
+/*  A flag as FLAGS_LIST packs it: [kind:32][user_id:32][detail:128][ms:8]. */
+#define AC_FLAG_PACKED (32 + 32 + 128 + 8)
+
+extern const rt_type_def_t ac_flags_type;
 extern const rt_type_def_t ac_user_type;
 extern const rt_type_def_t ac_email_type;
 

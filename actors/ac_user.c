@@ -415,6 +415,49 @@ s_session_revoke (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     rt_ctx_reply (ctx, 204, NULL, 0);
 }
 
+/*  An admin's decision. Banning also ends every session (their ids go back
+    to the edge, which refuses their access tokens at once). */
+static void
+s_set_status (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    const char *st = m ? ac_map_str (m, "status") : NULL;
+    bool ok = st && (!strcmp (st, "active") || !strcmp (st, "restricted") || !strcmp (st, "banned"));
+    if (!u->exists || !ok) {
+        ac_map_destroy (&m);
+        rt_ctx_reject (ctx, u->exists ? 422 : 404, NULL, 0);
+        return;
+    }
+    strcpy (u->status, st);
+    ac_map_destroy (&m);
+    uint8_t ids[AC_USER_SESSIONS_MAX * 32];
+    size_t n = 0;
+    if (!strcmp (u->status, "banned")) {
+        for (size_t i = 0; i < u->nsessions; i++)
+            memcpy (ids + 32 * n++, u->sessions[i].id, 32);
+        u->nsessions = 0;
+    }
+    rt_ctx_changed (ctx);
+    char created[32];
+    ac_time_rfc3339 (u->created_ms, created);
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 10);
+    ac_enc_str (&e, "id", u->id);
+    ac_enc_str (&e, "email", u->email);
+    ac_enc_str (&e, "name", u->name);
+    ac_enc_str (&e, "phone", u->phone[0] ? u->phone : NULL);
+    ac_enc_str (&e, "city", u->city[0] ? u->city : NULL);
+    ac_enc_str (&e, "avatar_url", u->avatar_url[0] ? u->avatar_url : NULL);
+    ac_enc_str (&e, "role", u->role);
+    ac_enc_str (&e, "status", u->status);
+    ac_enc_str (&e, "created_at", created);
+    ac_enc_bin (&e, "revoked", ids, 32 * n);       /* bin: never rendered */
+    rt_ctx_reply (ctx, 200, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
 /*  Fields a user may change about themselves; everything else (role,
     status, email, id) is refused by the edge's schema before it gets here,
     and ignored here if it ever did. */
@@ -489,5 +532,6 @@ const rt_type_def_t ac_user_type = {
     .handlers = { [USER_CREATE] = s_create, [USER_GET] = s_get, [USER_AUTH] = s_auth,
                   [USER_SESSION_CREATE] = s_session_create, [USER_PATCH] = s_patch,
                   [USER_PUBLIC] = s_public, [USER_SESSION_REFRESH] = s_session_refresh,
-                  [USER_SESSIONS] = s_sessions, [USER_SESSION_REVOKE] = s_session_revoke },
+                  [USER_SESSIONS] = s_sessions, [USER_SESSION_REVOKE] = s_session_revoke,
+                  [USER_SET_STATUS] = s_set_status },
 };

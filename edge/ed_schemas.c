@@ -31,6 +31,15 @@ const ed_field_t ed_sessions_refresh_schema[] = {
     { NULL },
 };
 
+/*  POST /v1/admin/users/{id}/status */
+static const char *const s_statuses[] = { "active", "restricted", "banned", NULL };
+const ed_field_t ed_admin_status_schema[] = {
+    { .name = "status", .type = ED_T_STRING, .required = true, .min = 1, .max = 16,
+      .oneof = s_statuses },
+    { .name = "reason", .type = ED_T_STRING, .required = true, .min = 1, .max = 500 },
+    { NULL },
+};
+
 /*  PATCH /v1/me: only these; role, status, email and id are unknown
     fields here (422): no mass assignment. */
 const ed_field_t ed_users_patch_schema[] = {

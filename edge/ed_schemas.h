@@ -7,5 +7,6 @@ extern const ed_field_t ed_users_create_schema[];
 extern const ed_field_t ed_sessions_create_schema[];
 extern const ed_field_t ed_users_patch_schema[];
 extern const ed_field_t ed_sessions_refresh_schema[];
+extern const ed_field_t ed_admin_status_schema[];
 
 #endif

@@ -24,6 +24,7 @@
 #include "actors/ac_codec.h"
 #include "ed_revoked.h"
 #include "ed_throttle.h"
+#include "ed_admin.h"
 
 
 static void s_answer_pair (ed_req_t *req, int status, const char *uid, const char *sid,
@@ -107,7 +108,8 @@ ed_sessions_create (ed_req_t *req)
         return;
     }
     if (!ok) {
-        ed_throttle_fail (email, ed_req_remote (req), rt_now_ms ());
+        if (ed_throttle_fail (email, ed_req_remote (req), rt_now_ms ()))
+            ed_admin_flag (req, "login_throttled", uid, "5 failed logins in 15 minutes");
         s_unauthorized (req);
         return;
     }
@@ -284,6 +286,7 @@ ed_sessions_refresh (ed_req_t *req)
         if (m && ac_map_int (m, "revoked", &revoked) && revoked) {
             const ed_options_t *o = ed_server_options (ed_req_server (req));
             ed_revoked_add (sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
+            ed_admin_flag (req, "refresh_reuse", uid, "a replaced refresh token was replayed");
         }
         ac_map_destroy (&m);
         rt_reply_free (&rep);

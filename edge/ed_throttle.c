@@ -45,7 +45,7 @@ ed_throttle_check (const char *account, const char *address, int64_t now_ms)
     return a > b ? a : b;
 }
 
-static void
+static int64_t
 s_fail_key (const char *key, int64_t now_ms)
 {
     int64_t failures = 0, start = now_ms;
@@ -54,21 +54,23 @@ s_fail_key (const char *key, int64_t now_ms)
         start = now_ms;
     }
     ed_ttlmap_put (s_map, key, failures + 1, start, start + ED_THROTTLE_WINDOW_MS);
+    return failures + 1;
 }
 
-void
+bool
 ed_throttle_fail (const char *account, const char *address, int64_t now_ms)
 {
     pthread_once (&s_once, s_init);
     if (!s_map)
-        return;
+        return false;
     char ka[ED_TTLMAP_KEY_MAX], kb[ED_TTLMAP_KEY_MAX];
     s_key (ka, sizeof ka, "a:", account);
     s_key (kb, sizeof kb, "ip:", address);
     /*  Not atomic across the two calls: concurrent failures may be counted
         one short, which only delays a throttle by an attempt. */
-    s_fail_key (ka, now_ms);
+    bool reached = s_fail_key (ka, now_ms) == ED_THROTTLE_ACCOUNT_MAX;
     s_fail_key (kb, now_ms);
+    return reached;
 }
 
 void

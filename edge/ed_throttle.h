@@ -26,8 +26,9 @@
 /*  0 when a login may proceed; otherwise the seconds until it may. */
 int64_t ed_throttle_check (const char *account, const char *address, int64_t now_ms);
 
-/*  Record a failed login for both keys. */
-void ed_throttle_fail (const char *account, const char *address, int64_t now_ms);
+/*  Record a failed login for both keys. True when this failure made the
+    account reach its limit (flag it once per window, not per attempt). */
+bool ed_throttle_fail (const char *account, const char *address, int64_t now_ms);
 
 /*  A successful login clears the account's failures. */
 void ed_throttle_ok (const char *account);

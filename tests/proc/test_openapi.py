@@ -94,6 +94,13 @@ def test_answers_match_the_spec(node):
             _check("get", "/v1/me", r)
             seen.add(("get", "/v1/me", r.status_code))
             uid = r.json()["id"]
+            r = requests.get(node.url + "/v1/admin/flags", headers=auth)
+            _check("get", "/v1/admin/flags", r)
+            seen.add(("get", "/v1/admin/flags", r.status_code))
+            r = requests.post(node.url + f"/v1/admin/users/{uid}/status", headers=auth,
+                              json={"status": "banned", "reason": "x"})
+            _check("post", "/v1/admin/users/{id}/status", r)
+            seen.add(("post", "/v1/admin/users/{id}/status", r.status_code))
             for body in ({"city": "Bogor"}, {"role": "admin"}):
                 r = requests.patch(node.url + "/v1/me", json=body, headers=auth)
                 _check("patch", "/v1/me", r)
@@ -127,6 +134,7 @@ def test_answers_match_the_spec(node):
     wants += [("get", "/v1/users/{id}", s) for s in (200, 404)]
     wants += [("get", "/v1/sessions", 200), ("post", "/v1/sessions/refresh", 200),
               ("post", "/v1/sessions/refresh", 401), ("delete", "/v1/sessions/{id}", 204),
-              ("delete", "/v1/sessions/{id}", 404)]
+              ("delete", "/v1/sessions/{id}", 404),
+              ("get", "/v1/admin/flags", 403), ("post", "/v1/admin/users/{id}/status", 403)]
     for want in wants:
         assert want in seen, want

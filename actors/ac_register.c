@@ -1,0 +1,13 @@
+/*  ac_register.c - every domain actor type, registered with the runtime */
+#include "ac_types.h"
+
+int
+ac_register_all (rt_runtime_t *rt)
+{
+    int rc = rt_register (rt, AC_TYPE_USER, &ac_user_type);
+    if (!rc)
+        rc = rt_register (rt, AC_TYPE_EMAIL, &ac_email_type);
+    if (!rc)
+        rc = rt_register (rt, AC_TYPE_FLAGS, &ac_flags_type);
+    return rc;
+}

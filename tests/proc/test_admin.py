@@ -1,0 +1,120 @@
+"""Admin routes through real HTTP: only admins (admin_emails) may use them;
+flags from throttled logins and replayed refresh tokens reach the review
+queue; banning a user ends their sessions at once."""
+import time
+
+import pytest
+import requests
+
+from node import Node
+
+PW = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def anode(tmp_path_factory, pasar_bin_path):
+    n = Node(pasar_bin_path, tmp_path_factory.mktemp("admin"),
+             extra_toml='admin_emails = [" Admin@Example.com "]').start()
+    yield n
+    assert n.stop() == 0, n.logs()
+
+
+@pytest.fixture(scope="module")
+def pasar_bin_path():
+    from conftest import BIN
+    return BIN / "pasar"
+
+
+def _user(node, email):
+    r = requests.post(node.url + "/v1/users", json={"email": email, "password": PW, "name": "N"})
+    assert r.status_code == 201, r.text
+    t = requests.post(node.url + "/v1/sessions",
+                      json={"email": email, "password": PW, "device_name": "t"}).json()
+    return r.json(), t
+
+
+def _h(t):
+    return {"Authorization": f"Bearer {t['access_token']}"}
+
+
+def _flags(node, admin):
+    r = requests.get(node.url + "/v1/admin/flags", headers=_h(admin))
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def _wait_flag(node, admin, kind, user_id):
+    for _ in range(100):
+        found = [f for f in _flags(node, admin) if f["kind"] == kind and f["user_id"] == user_id]
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no {kind} flag for {user_id}")
+
+
+def test_only_admins(anode):
+    admin_user, admin = _user(anode, "admin@example.com")
+    assert admin_user["role"] == "admin"
+    plain_user, plain = _user(anode, "plain@example.com")
+    assert plain_user["role"] == "user"
+    assert requests.get(anode.url + "/v1/admin/flags").status_code == 401
+    r = requests.get(anode.url + "/v1/admin/flags", headers=_h(plain))
+    assert r.status_code == 403 and r.json()["type"] == "/problems/forbidden"
+    r = requests.post(anode.url + f"/v1/admin/users/{plain_user['id']}/status",
+                      json={"status": "banned", "reason": "x"}, headers=_h(plain))
+    assert r.status_code == 403
+    assert requests.get(anode.url + "/v1/me", headers=_h(plain)).status_code == 200
+
+
+def test_flags_from_refresh_reuse_and_throttling(anode):
+    admin = requests.post(anode.url + "/v1/sessions",
+                          json={"email": "admin@example.com", "password": PW, "device_name": "t"}).json()
+    victim, t1 = _user(anode, "victim@example.com")
+    t2 = requests.post(anode.url + "/v1/sessions/refresh", json={"refresh_token": t1["refresh_token"]}).json()
+    requests.post(anode.url + "/v1/sessions/refresh", json={"refresh_token": t2["refresh_token"]})
+    r = requests.post(anode.url + "/v1/sessions/refresh", json={"refresh_token": t1["refresh_token"]})
+    assert r.status_code == 401
+    f = _wait_flag(anode, admin, "refresh_reuse", victim["id"])
+    assert f["created_at"].endswith("Z") and f["detail"]
+    for _ in range(5):
+        requests.post(anode.url + "/v1/sessions",
+                      json={"email": "victim@example.com", "password": "wrong one!", "device_name": "t"})
+    _wait_flag(anode, admin, "login_throttled", victim["id"])
+    # Once per window, not once per refused attempt.
+    for _ in range(3):
+        requests.post(anode.url + "/v1/sessions",
+                      json={"email": "victim@example.com", "password": "wrong one!", "device_name": "t"})
+    time.sleep(0.2)
+    n = [f for f in _flags(anode, admin) if f["kind"] == "login_throttled" and f["user_id"] == victim["id"]]
+    assert len(n) == 1
+
+
+def test_ban_ends_sessions_and_reactivate(anode):
+    admin = requests.post(anode.url + "/v1/sessions",
+                          json={"email": "admin@example.com", "password": PW, "device_name": "t"}).json()
+    bad, t = _user(anode, "bad@example.com")
+    url = anode.url + f"/v1/admin/users/{bad['id']}/status"
+    r = requests.post(url, json={"status": "restricted", "reason": "spam"}, headers=_h(admin))
+    assert r.status_code == 200 and r.json()["status"] == "restricted"
+    assert "revoked" not in r.json()
+    assert requests.get(anode.url + "/v1/me", headers=_h(t)).status_code == 200
+    r = requests.post(url, json={"status": "banned", "reason": "fraud"}, headers=_h(admin))
+    assert r.status_code == 200 and r.json()["status"] == "banned"
+    assert requests.get(anode.url + "/v1/me", headers=_h(t)).status_code == 401
+    assert requests.post(anode.url + "/v1/sessions/refresh",
+                         json={"refresh_token": t["refresh_token"]}).status_code == 401
+    r = requests.post(anode.url + "/v1/sessions",
+                      json={"email": "bad@example.com", "password": PW, "device_name": "t"})
+    assert r.status_code == 403
+    assert requests.get(anode.url + f"/v1/users/{bad['id']}").status_code == 404
+    r = requests.post(url, json={"status": "active", "reason": "appeal"}, headers=_h(admin))
+    assert r.status_code == 200
+    r = requests.post(anode.url + "/v1/sessions",
+                      json={"email": "bad@example.com", "password": PW, "device_name": "t"})
+    assert r.status_code == 201
+    for body in [{"status": "deleted", "reason": "x"}, {"status": "banned"},
+                 {"status": "banned", "reason": "x", "role": "admin"}]:
+        assert requests.post(url, json=body, headers=_h(admin)).status_code == 422, body
+    r = requests.post(anode.url + "/v1/admin/users/usr_00000000000000000000000000/status",
+                      json={"status": "banned", "reason": "x"}, headers=_h(admin))
+    assert r.status_code == 404
