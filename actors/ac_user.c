@@ -194,25 +194,32 @@ s_encode (const void *state, rt_buf_t *out)
     return rc;
 }
 
-/*  The private view (API.md: the body of POST /v1/users, GET /v1/me).
-    Empty optional fields are null. Never the password hash. */
+/*  The private view (API.md: the body of POST /v1/users, GET /v1/me):
+    a map of 9 + extra pairs, the caller appending its extra ones. Empty
+    optional fields are null. Never the password hash. */
 static void
-s_reply_user (rt_ctx_t *ctx, int status, const user_t *u)
+s_enc_user (ac_enc_t *e, const user_t *u, size_t extra)
 {
     char created[32];
     ac_time_rfc3339 (u->created_ms, created);
+    ac_enc_map (e, 9 + extra);
+    ac_enc_str (e, "id", u->id);
+    ac_enc_str (e, "email", u->email);
+    ac_enc_str (e, "name", u->name);
+    ac_enc_str (e, "phone", u->phone[0] ? u->phone : NULL);
+    ac_enc_str (e, "city", u->city[0] ? u->city : NULL);
+    ac_enc_str (e, "avatar_url", u->avatar_url[0] ? u->avatar_url : NULL);
+    ac_enc_str (e, "role", u->role);
+    ac_enc_str (e, "status", u->status);
+    ac_enc_str (e, "created_at", created);
+}
+
+static void
+s_reply_user (rt_ctx_t *ctx, int status, const user_t *u)
+{
     ac_enc_t e;
     ac_enc_init (&e);
-    ac_enc_map (&e, 9);
-    ac_enc_str (&e, "id", u->id);
-    ac_enc_str (&e, "email", u->email);
-    ac_enc_str (&e, "name", u->name);
-    ac_enc_str (&e, "phone", u->phone[0] ? u->phone : NULL);
-    ac_enc_str (&e, "city", u->city[0] ? u->city : NULL);
-    ac_enc_str (&e, "avatar_url", u->avatar_url[0] ? u->avatar_url : NULL);
-    ac_enc_str (&e, "role", u->role);
-    ac_enc_str (&e, "status", u->status);
-    ac_enc_str (&e, "created_at", created);
+    s_enc_user (&e, u, 0);
     rt_ctx_reply (ctx, status, e.sb.data, e.sb.size);
     ac_enc_free (&e);
 }
@@ -439,20 +446,9 @@ s_set_status (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         u->nsessions = 0;
     }
     rt_ctx_changed (ctx);
-    char created[32];
-    ac_time_rfc3339 (u->created_ms, created);
     ac_enc_t e;
     ac_enc_init (&e);
-    ac_enc_map (&e, 10);
-    ac_enc_str (&e, "id", u->id);
-    ac_enc_str (&e, "email", u->email);
-    ac_enc_str (&e, "name", u->name);
-    ac_enc_str (&e, "phone", u->phone[0] ? u->phone : NULL);
-    ac_enc_str (&e, "city", u->city[0] ? u->city : NULL);
-    ac_enc_str (&e, "avatar_url", u->avatar_url[0] ? u->avatar_url : NULL);
-    ac_enc_str (&e, "role", u->role);
-    ac_enc_str (&e, "status", u->status);
-    ac_enc_str (&e, "created_at", created);
+    s_enc_user (&e, u, 1);
     ac_enc_bin (&e, "revoked", ids, 32 * n);       /* bin: never rendered */
     rt_ctx_reply (ctx, 200, e.sb.data, e.sb.size);
     ac_enc_free (&e);
