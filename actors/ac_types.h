@@ -31,6 +31,8 @@ enum {
     USER_SESSION_REVOKE = 9,/* body {session_id}: 204, or 404 */
     USER_SET_STATUS = 10,   /* body {status}: 200 {user..., revoked: bin of
                                session ids (32 bytes each) when banned} */
+    USER_SESSION_CHECK = 11,/* body {session_id}: 200 {status} while the
+                               session exists, else 404 (read-only) */
 };
 
 /*  email messages */

@@ -422,6 +422,28 @@ s_session_revoke (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     rt_ctx_reply (ctx, 204, NULL, 0);
 }
 
+/*  Is this session still there? The edge asks once per session for tokens
+    issued before it started (its revoked set may have been lost). */
+static void
+s_session_check (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    const char *sid = m ? ac_map_str (m, "session_id") : NULL;
+    bool live = u->exists && sid && s_find_session (u, sid);
+    ac_map_destroy (&m);
+    if (!live) {
+        rt_ctx_reject (ctx, 404, NULL, 0);
+        return;
+    }
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 1);
+    ac_enc_str (&e, "status", u->status);
+    rt_ctx_reject (ctx, 200, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
 /*  An admin's decision. Banning also ends every session (their ids go back
     to the edge, which refuses their access tokens at once). */
 static void
@@ -529,5 +551,5 @@ const rt_type_def_t ac_user_type = {
                   [USER_SESSION_CREATE] = s_session_create, [USER_PATCH] = s_patch,
                   [USER_PUBLIC] = s_public, [USER_SESSION_REFRESH] = s_session_refresh,
                   [USER_SESSIONS] = s_sessions, [USER_SESSION_REVOKE] = s_session_revoke,
-                  [USER_SET_STATUS] = s_set_status },
+                  [USER_SET_STATUS] = s_set_status, [USER_SESSION_CHECK] = s_session_check },
 };

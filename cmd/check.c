@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include "cmd.h"
 #include "runtime/rt_config.h"
+#include "store/st_redis.h"
 
 int
 cmd_check (int argc, char **argv)
@@ -22,6 +23,11 @@ cmd_check (int argc, char **argv)
     rt_config_t *conf = rt_config_load (path, err, sizeof err);
     if (!conf) {
         fprintf (stderr, "%s\n", err);
+        return 1;
+    }
+    if (conf->redis_enabled && st_redis_parse_url (conf->redis_url, err, sizeof err)) {
+        fprintf (stderr, "%s: %s\n", path, err);
+        rt_config_destroy (&conf);
         return 1;
     }
     printf ("ok: %s: cluster %s, %zu node%s, %u shards, epoch %llu\n", path, conf->name,

@@ -107,7 +107,7 @@ ed_admin_user_status (ed_req_t *req)
     for (size_t off = 0; ids && off + 32 <= len; off += 32) {
         char sid[33];
         s_str (sid, sizeof sid, ids + off, 32);
-        ed_revoked_add (sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
+        ed_revoked_add (ed_server_revoked (ed_req_server (req)), sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
     }
     ac_map_destroy (&m);
     char reason[160];

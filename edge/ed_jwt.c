@@ -137,6 +137,8 @@ ed_jwt_verify (const ed_jwt_conf_t *conf, const char *token, int64_t now_s, ed_c
         && !s_copy (out->sid, sizeof out->sid, json_string_value (json_object_get (cl, "sid")))
         && !s_copy (out->role, sizeof out->role, json_string_value (json_object_get (cl, "role")))) {
         out->exp = json_integer_value (exp);
+        json_t *iat = json_object_get (cl, "iat");
+        out->iat = json_is_integer (iat) ? json_integer_value (iat) : 0;
         rc = 0;
     }
     json_decref (hdr);

@@ -20,6 +20,7 @@ typedef struct {
     char    sub[40];
     char    sid[40];
     char    role[8];
+    int64_t iat;                /* 0 when absent */
     int64_t exp;
 } ed_claims_t;
 

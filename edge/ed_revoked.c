@@ -1,28 +1,115 @@
-/*  ed_revoked.c - sessions revoked recently, on a bounded expiring map */
-#include <pthread.h>
+/*  ed_revoked.c - the revoked-session set: a bounded expiring map, mirrored
+    through Redis when configured */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "ed_revoked.h"
 #include "ed_ttlmap.h"
+#include "runtime/rt_runtime.h"
 
-static ed_ttlmap_t *s_map;
-static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+#define S_PREFIX  "pasar:revoked:"
+#define S_CHANNEL "pasar:revoked"
+
+struct ed_revoked {
+    ed_ttlmap_t *map;
+    ed_ttlmap_t *live;          /* sessions of older tokens, checked */
+    int64_t      start_ms;
+    st_redis_t  *redis;
+};
 
 static void
-s_init (void)
+s_put (const char *sid, int64_t until_ms, void *arg)
 {
-    s_map = ed_ttlmap_new (ED_REVOKED_MAX);
+    ed_revoked_t *self = arg;
+    if (until_ms > rt_now_ms ())
+        ed_ttlmap_put (self->map, sid, 1, 0, until_ms);
+}
+
+/*  A published revocation: "<session id> <until ms>". */
+static void
+s_message (const char *msg, size_t len, void *arg)
+{
+    char sid[ED_TTLMAP_KEY_MAX];
+    long long until;
+    (void) len;
+    if (sscanf (msg, "%64s %lld", sid, &until) == 2)
+        s_put (sid, until, arg);
+}
+
+/*  After each (re)subscribe: read back what was revoked meanwhile. */
+static void
+s_catch_up (void *arg)
+{
+    ed_revoked_t *self = arg;
+    st_redis_scan (self->redis, S_PREFIX, s_put, self);
+}
+
+ed_revoked_t *
+ed_revoked_new (st_redis_t *redis)
+{
+    ed_revoked_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->map = ed_ttlmap_new (ED_REVOKED_MAX);
+    self->live = ed_ttlmap_new (ED_REVOKED_MAX);
+    self->start_ms = rt_now_ms ();
+    self->redis = redis;
+    if (!self->map || !self->live
+        || (redis && st_redis_subscribe (redis, S_CHANNEL, s_catch_up, s_message, self))) {
+        ed_revoked_destroy (&self);
+        return NULL;
+    }
+    /*  Read the set once before serving (bounded by Redis's timeout; the
+        subscription reads it again once it is connected). */
+    if (redis)
+        s_catch_up (self);
+    return self;
 }
 
 void
-ed_revoked_add (const char *sid, int64_t until_ms)
+ed_revoked_destroy (ed_revoked_t **p)
 {
-    pthread_once (&s_once, s_init);
-    if (s_map)
-        ed_ttlmap_put (s_map, sid, 1, 0, until_ms);
+    if (!p || !*p)
+        return;
+    ed_revoked_t *self = *p;
+    st_redis_unsubscribe (self->redis);
+    ed_ttlmap_destroy (&self->map);
+    ed_ttlmap_destroy (&self->live);
+    free (self);
+    *p = NULL;
+}
+
+void
+ed_revoked_add (ed_revoked_t *self, const char *sid, int64_t until_ms)
+{
+    ed_ttlmap_put (self->map, sid, 1, 0, until_ms);
+    if (!self->redis)
+        return;
+    char key[ED_TTLMAP_KEY_MAX + 32], msg[ED_TTLMAP_KEY_MAX + 32];
+    snprintf (key, sizeof key, S_PREFIX "%s", sid);
+    snprintf (msg, sizeof msg, "%s %lld", sid, (long long) until_ms);
+    /*  Stored before published: a node that misses the message finds the
+        key on its next catch-up. Redis down: this node still refuses the
+        session (the map above); other nodes learn of it at the cluster
+        level (docs/auth.md). */
+    if (st_redis_set (self->redis, key, until_ms, until_ms - rt_now_ms ()) == ST_REDIS_OK)
+        st_redis_publish (self->redis, S_CHANNEL, msg);
 }
 
 bool
-ed_revoked_has (const char *sid, int64_t now_ms)
+ed_revoked_has (ed_revoked_t *self, const char *sid, int64_t now_ms)
 {
-    pthread_once (&s_once, s_init);
-    return s_map && ed_ttlmap_get (s_map, sid, now_ms, NULL, NULL);
+    return ed_ttlmap_get (self->map, sid, now_ms, NULL, NULL);
+}
+
+bool
+ed_revoked_unsure (ed_revoked_t *self, const char *sid, int64_t iat_s, int64_t now_ms)
+{
+    return iat_s * 1000 < self->start_ms && !ed_ttlmap_get (self->live, sid, now_ms, NULL, NULL);
+}
+
+void
+ed_revoked_live (ed_revoked_t *self, const char *sid, int64_t until_ms)
+{
+    ed_ttlmap_put (self->live, sid, 1, 0, until_ms);
 }

@@ -21,6 +21,7 @@
 #include "ed_server.h"
 #include "ed_metrics.h"
 #include "ed_revoked.h"
+#include "ed_sessions.h"
 #include "runtime/rt_error.h"
 #include "runtime/rt_log.h"
 
@@ -31,6 +32,10 @@ struct ed_server {
     char          node_id[32];
     ed_metrics_t *metrics;
     const char  **labels;           /* "METHOD pattern" per route */
+    st_redis_t    *redis;           /* NULL without [redis] */
+    ed_revoked_t  *revoked;
+    ed_throttle_t *throttle;
+    ed_presence_t *presence;
 };
 
 struct ed_req {
@@ -476,13 +481,29 @@ s_auth (ed_req_t *req)
     const char *token = h && !strncasecmp (h, "Bearer ", 7) ? h + 7 : NULL;
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
-    if (!token || ed_jwt_verify (&req->srv->opts.jwt, token, (int64_t) now.tv_sec, &req->claims)
-        || ed_revoked_has (req->claims.sid, (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000)) {
+    int64_t now_ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    ed_revoked_t *rv = req->srv->revoked;
+    int live = 200;
+    if (token && !ed_jwt_verify (&req->srv->opts.jwt, token, (int64_t) now.tv_sec, &req->claims)
+        && !ed_revoked_has (rv, req->claims.sid, now_ms)) {
+        req->authed = true;
+        if (ed_revoked_unsure (rv, req->claims.sid, req->claims.iat, now_ms))
+            live = ed_sessions_check (req);
+    }
+    else
+        live = 401;
+    if (live == 503) {
+        req->authed = false;
+        ed_reply_header (req, "Retry-After", "1");
+        ed_reply_problem (req, ED_P_UNAVAILABLE, "cannot check the session now");
+        return false;
+    }
+    if (live != 200) {
+        req->authed = false;
         ed_reply_header (req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         ed_reply_problem (req, ED_P_UNAUTHORIZED, NULL);
         return false;
     }
-    req->authed = true;
     if (req->route->auth == ED_AUTH_ADMIN && strcmp (req->claims.role, "admin")) {
         ed_reply_problem (req, ED_P_FORBIDDEN, "admin only");
         return false;
@@ -613,7 +634,15 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
         self->labels[i] = strdup (l);
     }
     self->metrics = self->labels ? ed_metrics_new (self->labels, ed_routes_count) : NULL;
-    if (!self->metrics) {
+    if (opts->redis_url && !(self->redis = st_redis_new (opts->redis_url, err, errlen))) {
+        ed_server_destroy (&self);
+        return NULL;
+    }
+    self->opts.redis_url = NULL;
+    self->revoked = ed_revoked_new (self->redis);
+    self->throttle = ed_throttle_new (self->redis);
+    self->presence = ed_presence_new (self->redis);
+    if (!self->metrics || !self->revoked || !self->throttle || !self->presence) {
         snprintf (err, errlen, "edge: out of memory");
         ed_server_destroy (&self);
         return NULL;
@@ -655,6 +684,10 @@ ed_server_destroy (ed_server_t **p)
         free ((char *) self->labels[i]);
     free (self->labels);
     ed_metrics_destroy (&self->metrics);
+    ed_revoked_destroy (&self->revoked);     /* stops the subscription first */
+    ed_throttle_destroy (&self->throttle);
+    ed_presence_destroy (&self->presence);
+    st_redis_destroy (&self->redis);
     free (self);
     *p = NULL;
 }
@@ -663,4 +696,37 @@ void
 ed_server_render_metrics (ed_server_t *self, char **buf, size_t *len, size_t *cap)
 {
     ed_metrics_render (self->metrics, buf, len, cap);
+    if (!self->redis)
+        return;
+    st_redis_stats_t st;
+    st_redis_stats (self->redis, &st);
+    ed_buf_printf (buf, len, cap,
+        "# HELP pasar_redis_up 1 while the last Redis call succeeded\n"
+        "# TYPE pasar_redis_up gauge\npasar_redis_up %d\n"
+        "# HELP pasar_redis_commands_total Calls Redis answered\n"
+        "# TYPE pasar_redis_commands_total counter\npasar_redis_commands_total %llu\n"
+        "# HELP pasar_redis_errors_total Connection failures, timeouts and error replies\n"
+        "# TYPE pasar_redis_errors_total counter\npasar_redis_errors_total %llu\n"
+        "# HELP pasar_redis_fallbacks_total Calls answered from node-local state instead\n"
+        "# TYPE pasar_redis_fallbacks_total counter\npasar_redis_fallbacks_total %llu\n",
+        st.up ? 1 : 0, (unsigned long long) st.commands, (unsigned long long) st.errors,
+        (unsigned long long) st.fallbacks);
+}
+
+ed_revoked_t *
+ed_server_revoked (ed_server_t *self)
+{
+    return self->revoked;
+}
+
+ed_throttle_t *
+ed_server_throttle (ed_server_t *self)
+{
+    return self->throttle;
+}
+
+ed_presence_t *
+ed_server_presence (ed_server_t *self)
+{
+    return self->presence;
 }

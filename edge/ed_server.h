@@ -15,6 +15,9 @@
 #include <stdint.h>
 #include "ed_req.h"
 #include "ed_jwt.h"
+#include "ed_presence.h"
+#include "ed_revoked.h"
+#include "ed_throttle.h"
 #include "runtime/rt_runtime.h"
 
 typedef struct {
@@ -33,6 +36,9 @@ typedef struct {
     /*  Key of the refresh secrets (32 bytes, derived from the JWT secret):
         the secret of generation g of a session is HMAC(key, "sid:g"). */
     const uint8_t *refresh_key;
+    /*  [redis] url, or NULL: shared throttling counters, revoked sessions
+        and presence (node-local stand-ins otherwise). */
+    const char    *redis_url;
 } ed_options_t;
 
 /*  Start serving. NULL with a reason in err on failure (port taken). */
@@ -47,6 +53,11 @@ const ed_options_t *ed_server_options (ed_server_t *self);
 /*  Append the edge's Prometheus metrics (per-route requests and
     latencies) to a growing buffer. */
 void ed_server_render_metrics (ed_server_t *self, char **buf, size_t *len, size_t *cap);
+
+/*  The server's soft state (Redis-backed when configured). */
+ed_revoked_t  *ed_server_revoked (ed_server_t *self);
+ed_throttle_t *ed_server_throttle (ed_server_t *self);
+ed_presence_t *ed_server_presence (ed_server_t *self);
 
 /*  The route table (ed_routes.c). */
 extern const ed_route_t ed_routes[];

@@ -67,7 +67,7 @@ ed_sessions_create (ed_req_t *req)
                                           email, sizeof email);
     if (!valid)
         snprintf (email, sizeof email, "%s", "(invalid)");
-    int64_t wait_s = ed_throttle_check (email, ed_req_remote (req), rt_now_ms ());
+    int64_t wait_s = ed_throttle_check (ed_server_throttle (ed_req_server (req)), email, ed_req_remote (req), rt_now_ms ());
     if (wait_s > 0) {
         char ra[24];
         snprintf (ra, sizeof ra, "%lld", (long long) wait_s);
@@ -108,12 +108,12 @@ ed_sessions_create (ed_req_t *req)
         return;
     }
     if (!ok) {
-        if (ed_throttle_fail (email, ed_req_remote (req), rt_now_ms ()))
+        if (ed_throttle_fail (ed_server_throttle (ed_req_server (req)), email, ed_req_remote (req), rt_now_ms ()))
             ed_admin_flag (req, "login_throttled", uid, "5 failed logins in 15 minutes");
         s_unauthorized (req);
         return;
     }
-    ed_throttle_ok (email);
+    ed_throttle_ok (ed_server_throttle (ed_req_server (req)), email);
     if (!strcmp (status, "banned")) {
         ed_reply_problem (req, ED_P_FORBIDDEN, "this account is banned");
         return;
@@ -285,7 +285,7 @@ ed_sessions_refresh (ed_req_t *req)
         int64_t revoked = 0;
         if (m && ac_map_int (m, "revoked", &revoked) && revoked) {
             const ed_options_t *o = ed_server_options (ed_req_server (req));
-            ed_revoked_add (sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
+            ed_revoked_add (ed_server_revoked (ed_req_server (req)), sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
             ed_admin_flag (req, "refresh_reuse", uid, "a replaced refresh token was replayed");
         }
         ac_map_destroy (&m);
@@ -361,6 +361,31 @@ ed_sessions_revoke (ed_req_t *req)
         return;
     }
     const ed_options_t *o = ed_server_options (ed_req_server (req));
-    ed_revoked_add (sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
+    ed_revoked_add (ed_server_revoked (ed_req_server (req)), sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
     ed_reply_bytes (req, 204, "application/json", "", 0);
+}
+
+int
+ed_sessions_check (ed_req_t *req)
+{
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 1);
+    ac_enc_str (&e, "session_id", ed_req_session (req));
+    rt_reply_t rep = { 0 };
+    int rc = ed_acct_ask (req, AC_TYPE_USER, ed_req_user (req), USER_SESSION_CHECK, e.sb.data,
+                          e.sb.size, NULL, &rep);
+    ac_enc_free (&e);
+    int status = rc ? 503 : rep.status == 200 ? 200 : rep.status == 404 ? 401 : 503;
+    rt_reply_free (&rep);
+    ed_revoked_t *rv = ed_server_revoked (ed_req_server (req));
+    const ed_options_t *o = ed_server_options (ed_req_server (req));
+    /*  Until the last token the session could have had before this node
+        started has expired: newer tokens are not checked at all. */
+    int64_t until = rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000;
+    if (status == 200)
+        ed_revoked_live (rv, ed_req_session (req), until);
+    else if (status == 401)
+        ed_revoked_add (rv, ed_req_session (req), until);
+    return status;
 }

@@ -175,6 +175,29 @@
 /*  Readers: one per worker plus the timer, pump and admin threads. */
 #define RT_LMDB_READERS_MAX     126u
 
+/* ---- Redis (optional, soft state) ------------------------------------ */
+
+/*  Connections per node: calls borrow one, so this bounds both Redis's
+    client count and the calls in flight; a caller that finds none free
+    within the timeout falls back to node-local state. */
+#define RT_REDIS_POOL_MAX       16u
+
+/*  Connect and per-command timeout. Redis answers in well under a
+    millisecond on a healthy network; past this it is treated as down
+    rather than let a request wait on a cache. */
+#define RT_REDIS_TIMEOUT_MS     250
+
+/*  After a failure, calls go node-local at once for this long before the
+    next attempt: an outage costs one timeout, not one per request. */
+#define RT_REDIS_RETRY_MS       1000
+
+/*  Keys one scan returns (a catch-up read of the revoked-session set);
+    matches the node-local map it fills. */
+#define RT_REDIS_SCAN_MAX       100000u
+
+/*  Bytes of one published message read by the subscriber. */
+#define RT_REDIS_MESSAGE_MAX    512u
+
 /* ---- Config ---------------------------------------------------------- */
 
 /*  Nodes in one cluster.toml. Rendezvous placement is O(nodes) per shard. */

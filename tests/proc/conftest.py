@@ -23,11 +23,20 @@ def pasar_bin():
     return BIN / "pasar"
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
+@pytest.fixture(scope="module", params=["local", "redis"])
+def node(request, tmp_path_factory):
     """A running single-node cluster shared by a test module; stopped with
-    SIGTERM afterwards, and it must exit 0 (a clean drain)."""
+    SIGTERM afterwards, and it must exit 0 (a clean drain). Every module
+    that uses it runs twice: on node-local state, and with [redis] on a
+    real redis-server of its own."""
     from node import Node
-    n = Node(BIN / "pasar", tmp_path_factory.mktemp("node")).start()
+    from redisd import RedisServer
+    tmp = tmp_path_factory.mktemp("node")
+    redis = RedisServer(tmp).start() if request.param == "redis" else None
+    n = Node(BIN / "pasar", tmp, redis_url=redis.url if redis else None).start()
+    n.redis = redis
     yield n
-    assert n.stop() == 0, n.logs()
+    rc = n.stop()
+    if redis:
+        redis.kill()
+    assert rc == 0, n.logs()

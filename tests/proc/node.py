@@ -18,7 +18,7 @@ def free_port():
 class Node:
     """One node of a generated single-node cluster.toml under tmp."""
 
-    def __init__(self, pasar_bin, tmp, extra_toml=""):
+    def __init__(self, pasar_bin, tmp, extra_toml="", redis_url=None):
         self.bin = pathlib.Path(pasar_bin)
         self.tmp = pathlib.Path(tmp)
         self.http_port = free_port()
@@ -35,15 +35,17 @@ keys_dir = "{self.tmp / 'keys'}"
 [auth]
 jwt_secret_file = "{self.tmp / 'keys' / 'jwt.secret'}"
 {extra_toml}
+{f'[redis]{chr(10)}url = "{redis_url}"' if redis_url else ""}
 [[node]]
 id = "n1"
 bind = "tcp://127.0.0.1:{free_port()}"
 http = "127.0.0.1:{self.http_port}"
 """)
-        self.log = open(self.tmp / "node.log", "wb")
+        self.log = None
         self.proc = None
 
     def start(self):
+        self.log = open(self.tmp / "node.log", "ab")
         subprocess.run([str(self.bin), "keys", "-c", str(self.conf)], check=True,
                        capture_output=True)
         self.proc = subprocess.Popen([str(self.bin), "node", "-c", str(self.conf), "-n", "n1"],
@@ -63,9 +65,16 @@ http = "127.0.0.1:{self.http_port}"
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=20)
-        self.log.close()
+        if self.log:
+            self.log.close()
         return self.proc.returncode if self.proc else None
 
+    def restart(self):
+        """SIGTERM, then start again on the same data, keys and port."""
+        assert self.stop() == 0, self.logs()
+        return self.start()
+
     def logs(self):
-        self.log.flush()
+        if self.log:
+            self.log.flush()
         return (self.tmp / "node.log").read_text(errors="replace")
