@@ -109,4 +109,5 @@ const rt_type_def_t ac_email_type = {
     .state_encode = s_encode,
     .state_free = free,
     .handlers = { [EMAIL_CLAIM] = s_claim, [EMAIL_LOOKUP] = s_lookup },
+    .reads = 1ull << EMAIL_LOOKUP,
 };

@@ -109,4 +109,5 @@ const rt_type_def_t ac_flags_type = {
     .state_encode = s_encode,
     .state_free = free,
     .handlers = { [FLAGS_ADD] = s_add, [FLAGS_LIST] = s_list },
+    .reads = 1ull << FLAGS_LIST,
 };

@@ -552,4 +552,6 @@ const rt_type_def_t ac_user_type = {
                   [USER_PUBLIC] = s_public, [USER_SESSION_REFRESH] = s_session_refresh,
                   [USER_SESSIONS] = s_sessions, [USER_SESSION_REVOKE] = s_session_revoke,
                   [USER_SET_STATUS] = s_set_status, [USER_SESSION_CHECK] = s_session_check },
+    .reads = 1ull << USER_GET | 1ull << USER_AUTH | 1ull << USER_PUBLIC | 1ull << USER_SESSIONS
+             | 1ull << USER_SESSION_CHECK,
 };

@@ -113,3 +113,15 @@ ed_acct_ask (ed_req_t *req, uint16_t type, const char *key, uint16_t msg, const 
     const ed_options_t *o = ed_server_options (ed_req_server (req));
     return rt_ask (ed_req_runtime (req), &r, (int) o->ask_timeout_ms, rep);
 }
+
+int
+ed_acct_read (ed_req_t *req, uint16_t type, const char *key, uint16_t msg, const void *body,
+              size_t len, rt_reply_t *rep)
+{
+    rt_request_t r = {
+        .to_type = type, .to_key = key, .to_key_len = strlen (key), .msg_type = msg,
+        .body = body, .body_len = len, .traceparent = ed_req_traceparent (req),
+    };
+    const ed_options_t *o = ed_server_options (ed_req_server (req));
+    return rt_read (ed_req_runtime (req), &r, (int) o->ask_timeout_ms, rep);
+}

@@ -24,4 +24,9 @@ int ed_acct_verify (const char *hash, const char *pw);
 int ed_acct_ask (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,
                  const void *body, size_t len, const char *idem_scope, rt_reply_t *rep);
 
+/*  A query (the type's `reads`) answered from the actor's committed state
+    on this thread (rt_read): no idempotency, same deadline and trace. */
+int ed_acct_read (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,
+                  const void *body, size_t len, rt_reply_t *rep);
+
 #endif

@@ -46,7 +46,7 @@ void
 ed_admin_flags (ed_req_t *req)
 {
     rt_reply_t rep;
-    int rc = ed_acct_ask (req, AC_TYPE_FLAGS, "review", FLAGS_LIST, NULL, 0, NULL, &rep);
+    int rc = ed_acct_read (req, AC_TYPE_FLAGS, "review", FLAGS_LIST, NULL, 0, &rep);
     if (rc) {
         ed_reply_rt_error (req, rc);
         return;

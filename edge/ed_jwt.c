@@ -6,6 +6,7 @@
 #include <string.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <pthread.h>
 #include "ed_jwt.h"
 
 /*  Built and checked here with libsodium (HMAC-SHA256, constant-time
@@ -100,11 +101,9 @@ s_str_is (json_t *o, const char *key, const char *want)
     return v && !strcmp (v, want);
 }
 
-int
-ed_jwt_verify (const ed_jwt_conf_t *conf, const char *token, int64_t now_s, ed_claims_t *out)
+static int
+s_verify (const ed_jwt_conf_t *conf, const char *token, int64_t now_s, ed_claims_t *out)
 {
-    if (!token || strlen (token) > ED_JWT_MAX)
-        return -1;
     const char *d1 = strchr (token, '.'), *d2 = d1 ? strchr (d1 + 1, '.') : NULL;
     if (!d1 || !d2 || !d2[1] || strchr (d2 + 1, '.'))
         return -1;              /* three parts, the signature non-empty */
@@ -144,4 +143,73 @@ ed_jwt_verify (const ed_jwt_conf_t *conf, const char *token, int64_t now_s, ed_c
     json_decref (hdr);
     json_decref (cl);
     return rc;
+}
+
+/* ---- verified tokens, per thread --------------------------------------------
+
+    A client sends the same access token for up to its whole life, and
+    verifying it (base64, HMAC, two JSON parses) is most of the CPU an
+    authenticated read costs. Each thread remembers the tokens it verified
+    in a small direct-mapped table. A hit compares the whole token in
+    constant time (the slot is a keyed hash, so nobody can aim a token at a
+    slot) and checks exp against now again: a cached token expires exactly
+    when it would have. Only successes are cached; revocation is checked
+    after this, on every request. */
+
+typedef struct {
+    const ed_jwt_conf_t *conf;
+    size_t      len;
+    ed_claims_t claims;
+    char        token[ED_JWT_CACHE_TOKEN_MAX];
+} cached_t;
+
+static __thread cached_t *s_cache;          /* ED_JWT_CACHE_SLOTS, or NULL */
+static pthread_key_t s_cache_key;
+static uint8_t s_hash_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+static void
+s_init (void)
+{
+    randombytes_buf (s_hash_key, sizeof s_hash_key);
+    pthread_key_create (&s_cache_key, free);    /* freed when the thread ends */
+}
+
+static cached_t *
+s_slot (const char *token, size_t n)
+{
+    pthread_once (&s_once, s_init);
+    if (!s_cache) {
+        s_cache = calloc (ED_JWT_CACHE_SLOTS, sizeof *s_cache);
+        if (!s_cache)
+            return NULL;
+        pthread_setspecific (s_cache_key, s_cache);
+    }
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash (h, (const uint8_t *) token, n, s_hash_key);
+    return &s_cache[h[0] % ED_JWT_CACHE_SLOTS];
+}
+
+int
+ed_jwt_verify (const ed_jwt_conf_t *conf, const char *token, int64_t now_s, ed_claims_t *out)
+{
+    size_t n = token ? strlen (token) : 0;
+    if (!token || n > ED_JWT_MAX)
+        return -1;
+    cached_t *c = n < ED_JWT_CACHE_TOKEN_MAX ? s_slot (token, n) : NULL;
+    if (c && c->conf == conf && c->len == n && !sodium_memcmp (c->token, token, n)) {
+        if (now_s >= c->claims.exp)
+            return -1;
+        *out = c->claims;
+        return 0;
+    }
+    if (s_verify (conf, token, now_s, out))
+        return -1;
+    if (c) {
+        c->conf = conf;
+        c->len = n;
+        c->claims = *out;
+        memcpy (c->token, token, n);
+    }
+    return 0;
 }

@@ -43,7 +43,7 @@ s_lookup (ed_req_t *req, const char *email, char *uid, size_t size)
     char ekey[56];
     ed_acct_email_key (email, ekey);
     rt_reply_t rep;
-    int rc = ed_acct_ask (req, AC_TYPE_EMAIL, ekey, EMAIL_LOOKUP, NULL, 0, NULL, &rep);
+    int rc = ed_acct_read (req, AC_TYPE_EMAIL, ekey, EMAIL_LOOKUP, NULL, 0, &rep);
     uid[0] = 0;
     if (!rc && rep.status == 200) {
         ac_map_t *m = ac_map_decode (rep.body, rep.body_len);
@@ -83,7 +83,7 @@ ed_sessions_create (ed_req_t *req)
     }
     if (uid[0]) {
         rt_reply_t rep;
-        rc = ed_acct_ask (req, AC_TYPE_USER, uid, USER_AUTH, NULL, 0, NULL, &rep);
+        rc = ed_acct_read (req, AC_TYPE_USER, uid, USER_AUTH, NULL, 0, &rep);
         ac_map_t *m = !rc && rep.status == 200 ? ac_map_decode (rep.body, rep.body_len) : NULL;
         const char *h = m ? ac_map_str (m, "password_hash") : NULL;
         const char *st = m ? ac_map_str (m, "status") : NULL;
@@ -300,7 +300,7 @@ void
 ed_sessions_list (ed_req_t *req)
 {
     rt_reply_t rep;
-    int rc = ed_acct_ask (req, AC_TYPE_USER, ed_req_user (req), USER_SESSIONS, NULL, 0, NULL, &rep);
+    int rc = ed_acct_read (req, AC_TYPE_USER, ed_req_user (req), USER_SESSIONS, NULL, 0, &rep);
     if (rc) {
         ed_reply_rt_error (req, rc);
         return;
@@ -373,8 +373,8 @@ ed_sessions_check (ed_req_t *req)
     ac_enc_map (&e, 1);
     ac_enc_str (&e, "session_id", ed_req_session (req));
     rt_reply_t rep = { 0 };
-    int rc = ed_acct_ask (req, AC_TYPE_USER, ed_req_user (req), USER_SESSION_CHECK, e.sb.data,
-                          e.sb.size, NULL, &rep);
+    int rc = ed_acct_read (req, AC_TYPE_USER, ed_req_user (req), USER_SESSION_CHECK, e.sb.data,
+                           e.sb.size, &rep);
     ac_enc_free (&e);
     int status = rc ? 503 : rep.status == 200 ? 200 : rep.status == 404 ? 401 : 503;
     rt_reply_free (&rep);

@@ -50,7 +50,7 @@ ed_users_create (ed_req_t *req)
     if (!ed_req_idem_key (req)) {
         /*  A taken address is refused before the expensive hash. With an
             Idempotency-Key the claim must answer (it may be a replay). */
-        rc = ed_acct_ask (req, AC_TYPE_EMAIL, ekey, EMAIL_LOOKUP, NULL, 0, NULL, &rep);
+        rc = ed_acct_read (req, AC_TYPE_EMAIL, ekey, EMAIL_LOOKUP, NULL, 0, &rep);
         int status = rep.status;
         rt_reply_free (&rep);
         if (rc) {
@@ -148,7 +148,7 @@ void
 ed_users_me (ed_req_t *req)
 {
     rt_reply_t rep;
-    int rc = ed_acct_ask (req, AC_TYPE_USER, ed_req_user (req), USER_GET, NULL, 0, NULL, &rep);
+    int rc = ed_acct_read (req, AC_TYPE_USER, ed_req_user (req), USER_GET, NULL, 0, &rep);
     s_reply_user (req, rc, &rep);
 }
 
@@ -214,6 +214,6 @@ ed_users_public (ed_req_t *req)
         return;
     }
     rt_reply_t rep;
-    int rc = ed_acct_ask (req, AC_TYPE_USER, id, USER_PUBLIC, NULL, 0, NULL, &rep);
+    int rc = ed_acct_read (req, AC_TYPE_USER, id, USER_PUBLIC, NULL, 0, &rep);
     s_reply_user (req, rc, &rep);
 }

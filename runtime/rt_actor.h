@@ -79,6 +79,11 @@ typedef struct {
     void  (*on_passivate) (const rt_addr_t *addr, void *state);
     /*  Handlers indexed by message type (RT_MSG_REPLY = 0 included). */
     rt_handler_fn *handlers[RT_MSG_TYPES_MAX];
+    /*  Queries: bit n set when message type n only reads the state and
+        answers (rt_ctx_reject/reply; no change, no message, no reminder).
+        rt_read may run those on the caller's thread against the committed
+        state, without a turn; anything else they try fails the read. */
+    uint64_t reads;
 } rt_type_def_t;
 
 /* ---- during a turn --------------------------------------------------- */

@@ -62,6 +62,8 @@ struct rt_ctx {
     st_record_t  *rec;
     rt_imsg_t    *outs_head, *outs_tail;
     rt_outputs_t  out;
+    rt_reply_t   *query;            /* rt_ctx_query: no turn, answer only */
+    void         *query_state;      /* ... on this state (rt_read frees it) */
 };
 
 /* ---- releasing outputs ------------------------------------------------------ */
@@ -226,12 +228,27 @@ s_lookup (rt_worker_t *w, const st_key_t *k, uint8_t **val, size_t *vlen, uint64
 const rt_addr_t *rt_ctx_self (rt_ctx_t *ctx) { return &ctx->self; }
 uint32_t rt_ctx_shard (rt_ctx_t *ctx) { return ctx->shard; }
 int64_t rt_ctx_now_ms (rt_ctx_t *ctx) { return ctx->now_ms; }
-void rt_ctx_changed (rt_ctx_t *ctx) { ctx->changed = true; }
-void rt_ctx_abort (rt_ctx_t *ctx) { ctx->aborted = true; }
+static int s_effect (rt_ctx_t *ctx, int rc);
+
+/*  A query may only answer: every other call fails it. */
+#define S_NOT_IN_QUERY(ctx, ret) \
+    do { if ((ctx)->query) { s_effect ((ctx), RT_EINVAL); return ret; } } while (0)
+
+void rt_ctx_changed (rt_ctx_t *ctx) { S_NOT_IN_QUERY (ctx, ); ctx->changed = true; }
+void rt_ctx_abort (rt_ctx_t *ctx) { S_NOT_IN_QUERY (ctx, ); ctx->aborted = true; }
 
 void
 rt_ctx_set_state (rt_ctx_t *ctx, void *state)
 {
+    if (ctx->query) {
+        /*  Not kept: free a replacement now (the caller's state is freed
+            by rt_read). */
+        const rt_type_def_t *def = ctx->rt->types[ctx->self.type];
+        if (state && state != ctx->query_state && def->state_free)
+            def->state_free (state);
+        s_effect (ctx, RT_EINVAL);
+        return;
+    }
     void *cur = rt_actor_state (ctx->actor);
     if (state == cur)
         return;
@@ -269,6 +286,15 @@ s_answer (rt_ctx_t *ctx, int status, const void *body, size_t len, bool store)
         return RT_EINVAL;
     ctx->replied = true;
     ctx->reply_store = store;
+    if (ctx->query) {
+        ctx->query->status = status;
+        if (len && !(ctx->query->body = malloc (len)))
+            return s_effect (ctx, RT_ENOMEM);
+        if (len)
+            memcpy (ctx->query->body, body, len);
+        ctx->query->body_len = len;
+        return 0;
+    }
     rt_imsg_t *m = ctx->msg;
     if (ctx->out.future || (m->flags & RT_MF_IDEM)) {
         ctx->out.status = status;
@@ -310,6 +336,7 @@ static rt_imsg_t *
 s_out_msg (rt_ctx_t *ctx, uint16_t type, const char *key, size_t klen,
            uint16_t msg_type, const void *body, size_t len)
 {
+    S_NOT_IN_QUERY (ctx, NULL);
     rt_addr_t to;
     if (ctx->effects >= RT_TURN_EFFECTS_MAX || len > RT_BODY_MAX_BYTES
         || msg_type >= RT_MSG_TYPES_MAX || rt_addr_set (&to, type, key, klen)) {
@@ -352,6 +379,7 @@ int
 rt_ctx_send (rt_ctx_t *ctx, uint16_t type, const char *key, size_t klen,
              uint16_t msg_type, const void *body, size_t len)
 {
+    S_NOT_IN_QUERY (ctx, RT_EINVAL);
     if (ctx->out.nsent >= RT_TURN_EFFECTS_MAX || ctx->effects >= RT_TURN_EFFECTS_MAX)
         return s_effect (ctx, RT_ETOOBIG);
     rt_addr_t to;
@@ -409,6 +437,7 @@ int
 rt_ctx_remind (rt_ctx_t *ctx, const char *name, int64_t due_ms, uint16_t msg_type,
                const void *body, size_t len)
 {
+    S_NOT_IN_QUERY (ctx, RT_EINVAL);
     size_t namelen = name ? strlen (name) : 0;
     if (namelen == 0 || namelen > RT_REMINDER_NAME_MAX || due_ms < 0
         || msg_type >= RT_MSG_TYPES_MAX || len > RT_BODY_MAX_BYTES
@@ -438,6 +467,7 @@ rt_ctx_remind (rt_ctx_t *ctx, const char *name, int64_t due_ms, uint16_t msg_typ
 int
 rt_ctx_cancel_reminder (rt_ctx_t *ctx, const char *name)
 {
+    S_NOT_IN_QUERY (ctx, RT_EINVAL);
     size_t namelen = name ? strlen (name) : 0;
     uint8_t who[3 + RT_KEY_MAX];
     size_t wholen;
@@ -728,4 +758,22 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
     }
     free (iv);
     rt_imsg_free (&msg);
+}
+
+int
+rt_ctx_query (rt_runtime_t *rt, const rt_type_def_t *def, void *state, const rt_addr_t *addr,
+              uint32_t shard, const rt_msg_t *msg, rt_reply_t *reply)
+{
+    rt_ctx_t ctx = { .rt = rt, .self = *addr, .shard = shard, .now_ms = rt_now_ms (),
+                     .query = reply, .query_state = state };
+    rt_handler_fn *h = def->handlers[msg->type];
+    if (h)
+        h (&ctx, state, msg);
+    if (!ctx.effect_err && ctx.replied)
+        return 0;
+    free (reply->body);
+    reply->body = NULL;
+    reply->body_len = 0;
+    reply->status = 0;
+    return ctx.effect_err ? ctx.effect_err : RT_EINVAL;
 }

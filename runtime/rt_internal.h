@@ -126,6 +126,12 @@ struct rt_runtime {
     atomic_uint_fast64_t next_corr;
     atomic_uint_fast64_t refused, idem_replays, reminders_fired, expired;
     atomic_uint_fast64_t turns;
+    /*  rt_read's snapshot readers: a stack of free ones, made on demand
+        up to RT_READERS_MAX. */
+    pthread_mutex_t     rd_lock;
+    st_reader_t        *rd_free[RT_READERS_MAX];
+    unsigned            rd_nfree, rd_made;
+    atomic_uint_fast64_t reads, reads_asked;
 };
 
 /*  The worker that owns an address. */
@@ -143,6 +149,23 @@ int rt_deliver (rt_runtime_t *rt, rt_imsg_t *msg);
     asking actor, drop a tell. Frees msg. */
 void rt_imsg_fail (rt_runtime_t *rt, rt_imsg_t *msg, int err);
 
+
+/* ---- reads (rt_read.c, rt_ctx.c) ---------------------------------------- */
+
+/*  The actor's committed state through reader (open): decoded, or new when
+    it has none. 0, RT_ECORRUPT (undecodable), RT_ENOMEM or a store error. */
+int rt_state_load (const rt_type_def_t *def, st_reader_t *reader, const rt_addr_t *addr,
+                   uint32_t shard, void **state);
+
+/*  Run a query handler against state without a turn: its answer goes to
+    reply (status and a malloc'd body). RT_EINVAL when it tried an effect
+    or gave no answer. */
+int rt_ctx_query (rt_runtime_t *rt, const rt_type_def_t *def, void *state,
+                  const rt_addr_t *addr, uint32_t shard, const rt_msg_t *msg,
+                  rt_reply_t *reply);
+
+/*  Free the snapshot readers (at destroy, once no caller is inside). */
+void rt_read_destroy (rt_runtime_t *rt);
 
 /* ---- workers (rt_worker.c) ---------------------------------------------- */
 

@@ -172,8 +172,14 @@
     (per node). cluster.toml: storage.map_size_mb is the starting size. */
 #define RT_MAP_SIZE_MAX_MB      (1024u * 1024)
 
-/*  Readers: one per worker plus the timer, pump and admin threads. */
+/*  Readers: one per worker plus the timer, pump and admin threads, plus
+    RT_READERS_MAX for rt_read. */
 #define RT_LMDB_READERS_MAX     126u
+
+/*  Snapshot readers rt_read may hold at once (callers on edge threads);
+    past it a read waits in the actor's mailbox as an ask instead.
+    RT_WORKERS_MAX + 3 + this stays under RT_LMDB_READERS_MAX. */
+#define RT_READERS_MAX          48u
 
 /* ---- Redis (optional, soft state) ------------------------------------ */
 

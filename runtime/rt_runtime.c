@@ -47,6 +47,7 @@ rt_runtime_new (const rt_options_t *opts, char *err, size_t errlen)
     }
     self->opts = *opts;
     s_defaults (&self->opts);
+    pthread_mutex_init (&self->rd_lock, NULL);
     snprintf (self->node_id, sizeof self->node_id, "%s", opts->node_id);
     self->opts.node_id = self->node_id;
     self->opts.data_dir = NULL;     /* not kept: the store has it open */
@@ -127,6 +128,8 @@ rt_runtime_destroy (rt_runtime_t **p)
     rt_timer_destroy (&self->timer);
     rt_pump_destroy (&self->pump);
     free (self->workers);
+    rt_read_destroy (self);
+    pthread_mutex_destroy (&self->rd_lock);
     st_store_destroy (&self->store);
     free (self);
     *p = NULL;

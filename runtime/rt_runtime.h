@@ -84,6 +84,18 @@ int rt_ask (rt_runtime_t *self, const rt_request_t *req, int timeout_ms,
 
 void rt_reply_free (rt_reply_t *reply);
 
+/*  A query (a message type in the actor type's `reads`) answered on the
+    calling thread from the actor's committed state: an LMDB snapshot,
+    decoded, the handler run without a turn. No hand-off to the actor's
+    worker and back, so no wait behind its mailbox and no context switches.
+    The snapshot holds every write whose reply has been released (replies
+    leave only after their commit), so a client reads its own writes; it
+    does not hold turns still committing, which nobody has been told of.
+    Without a free snapshot reader (RT_READERS_MAX in use) it is an
+    ordinary rt_ask. Returns reply->err; RT_EINVAL also for a message type
+    that is not a query, or a handler that tried to change anything. */
+int rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t *reply);
+
 /*  Wall-clock now, unix milliseconds. */
 int64_t rt_now_ms (void);
 

@@ -208,29 +208,12 @@ s_activate (rt_worker_t *self, uint64_t hash, const rt_addr_t *addr, int *err)
     if (self->kill_barrier > st_committer_durable (self->rt->committer))
         st_committer_wait (self->rt->committer, self->kill_barrier, -1);
 
-    st_key_t k;
     uint32_t shard = (uint32_t) (hash % self->rt->opts.shards);
-    st_key_begin (&k, shard, ST_KIND_STATE);
-    st_key_actor (&k, addr->type, addr->key, addr->len);
     void *state = NULL;
     *err = st_reader_begin (self->reader);
     if (*err)
         return NULL;
-    const void *val;
-    size_t vlen;
-    int rc = st_reader_get (self->reader, k.b, k.len, &val, &vlen);
-    if (rc == 0) {
-        const uint8_t *v = val;
-        uint16_t version = vlen >= 2 ? st_get_u16 (v) : 0;
-        if (vlen >= 2 && version <= def->state_version)
-            state = def->state_decode (addr, version, v + 2, vlen - 2);
-        if (!state)
-            rc = RT_ECORRUPT;
-    }
-    else if (rc == 1) {
-        state = def->state_new (addr);
-        rc = state ? 0 : RT_ENOMEM;
-    }
+    int rc = rt_state_load (def, self->reader, addr, shard, &state);
     st_reader_end (self->reader);
     if (rc) {
         *err = rc;

@@ -294,3 +294,20 @@ def test_revoked_sessions_stay_revoked_after_a_restart(node):
     for _ in range(2):                      # checked, then remembered
         assert _me(node, gone["access_token"]).status_code == 401
         assert _me(node, keep["access_token"]).status_code == 200
+
+
+def test_a_remembered_token_still_expires(node):
+    """Verified tokens are remembered per edge thread: a hit must still
+    check exp, and a forged variant of a remembered token must not hit."""
+    u = _register(node, "expiring@example.com")
+    s = _login(node, "expiring@example.com").json()
+    now = int(time.time())
+    claims = {"iss": "pasar", "aud": "pasar-api", "sub": u["id"], "sid": s["session_id"],
+              "role": "user", "iat": now, "exp": now + 2, "jti": "short"}
+    token = _jwt({"alg": "HS256", "typ": "at+jwt"}, claims, _secret(node))
+    for _ in range(20):                     # every edge thread that serves it remembers it
+        assert _me(node, token).status_code == 200
+    assert _me(node, token[:-2] + ("AA" if token[-2:] != "AA" else "BB")).status_code == 401
+    time.sleep(max(0.0, now + 2 - time.time()) + 0.1)
+    for _ in range(20):
+        assert _me(node, token).status_code == 401

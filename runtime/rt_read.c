@@ -1,0 +1,115 @@
+/*  =========================================================================
+    rt_read.c - queries answered from committed state on the caller's
+    thread, and the state loading they share with activation
+    =========================================================================
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "rt_internal.h"
+
+int
+rt_state_load (const rt_type_def_t *def, st_reader_t *reader, const rt_addr_t *addr,
+               uint32_t shard, void **state)
+{
+    st_key_t k;
+    st_key_begin (&k, shard, ST_KIND_STATE);
+    st_key_actor (&k, addr->type, addr->key, addr->len);
+    *state = NULL;
+    const void *val;
+    size_t vlen;
+    int rc = st_reader_get (reader, k.b, k.len, &val, &vlen);
+    if (rc == 0) {
+        const uint8_t *v = val;
+        uint16_t version = vlen >= 2 ? st_get_u16 (v) : 0;
+        if (vlen >= 2 && version <= def->state_version)
+            *state = def->state_decode (addr, version, v + 2, vlen - 2);
+        return *state ? 0 : RT_ECORRUPT;
+    }
+    if (rc == 1) {
+        *state = def->state_new (addr);
+        return *state ? 0 : RT_ENOMEM;
+    }
+    return rc;
+}
+
+/* ---- the reader pool ------------------------------------------------------- */
+
+static st_reader_t *
+s_take (rt_runtime_t *rt)
+{
+    pthread_mutex_lock (&rt->rd_lock);
+    st_reader_t *r = NULL;
+    if (rt->rd_nfree)
+        r = rt->rd_free[--rt->rd_nfree];
+    else if (rt->rd_made < RT_READERS_MAX) {
+        rt->rd_made++;
+        pthread_mutex_unlock (&rt->rd_lock);
+        r = st_reader_new (rt->store);
+        if (r)
+            return r;
+        pthread_mutex_lock (&rt->rd_lock);
+        rt->rd_made--;
+    }
+    pthread_mutex_unlock (&rt->rd_lock);
+    return r;
+}
+
+static void
+s_give (rt_runtime_t *rt, st_reader_t *r)
+{
+    pthread_mutex_lock (&rt->rd_lock);
+    rt->rd_free[rt->rd_nfree++] = r;
+    pthread_mutex_unlock (&rt->rd_lock);
+}
+
+void
+rt_read_destroy (rt_runtime_t *rt)
+{
+    while (rt->rd_nfree)
+        st_reader_destroy (&rt->rd_free[--rt->rd_nfree]);
+    rt->rd_made = 0;
+}
+
+/* ---- rt_read ------------------------------------------------------------------ */
+
+int
+rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t *reply)
+{
+    memset (reply, 0, sizeof *reply);
+    rt_addr_t to;
+    if (!atomic_load (&self->started) || atomic_load (&self->stopping))
+        return reply->err = RT_ESTOPPED;
+    if (rt_addr_set (&to, req->to_type, req->to_key, req->to_key_len))
+        return reply->err = RT_EINVAL;
+    const rt_type_def_t *def = self->types[to.type];
+    if (!def)
+        return reply->err = RT_ENOTYPE;
+    if (req->msg_type >= RT_MSG_TYPES_MAX || !(def->reads & (1ull << req->msg_type))
+        || req->idem_key || req->body_len > RT_BODY_MAX_BYTES)
+        return reply->err = RT_EINVAL;
+    st_reader_t *reader = s_take (self);
+    if (!reader) {
+        atomic_fetch_add_explicit (&self->reads_asked, 1, memory_order_relaxed);
+        return rt_ask (self, req, timeout_ms, reply);
+    }
+    uint32_t shard = (uint32_t) (rt_hash (to.type, to.key, to.len) % self->opts.shards);
+    void *state = NULL;
+    int rc = st_reader_begin (reader);
+    if (!rc) {
+        rc = rt_state_load (def, reader, &to, shard, &state);
+        /*  The snapshot is copied out by the decoder: end it before the
+            handler runs, so a slow handler never holds back map growth. */
+        st_reader_end (reader);
+    }
+    s_give (self, reader);
+    if (!rc) {
+        bool trace = req->traceparent && strlen (req->traceparent) == RT_TRACEPARENT_LEN;
+        rt_msg_t msg = { .type = req->msg_type, .body = req->body, .body_len = req->body_len,
+                         .traceparent = trace ? req->traceparent : NULL };
+        rc = rt_ctx_query (self, def, state, &to, shard, &msg, reply);
+    }
+    if (state && def->state_free)
+        def->state_free (state);
+    atomic_fetch_add_explicit (&self->reads, 1, memory_order_relaxed);
+    return reply->err = rc;
+}
