@@ -150,9 +150,10 @@ s_verify (const ed_jwt_conf_t *conf, const char *token, int64_t now_s, ed_claims
     A client sends the same access token for up to its whole life, and
     verifying it (base64, HMAC, two JSON parses) is most of the CPU an
     authenticated read costs. Each thread remembers the tokens it verified
-    in a small direct-mapped table. A hit compares the whole token in
-    constant time (the slot is a keyed hash, so nobody can aim a token at a
-    slot) and checks exp against now again: a cached token expires exactly
+    in a small direct-mapped table. A hit compares the whole token: the
+    signed part (public: base64 of the header and claims) with memcmp, the
+    signature in constant time (and the slot is a keyed hash, so nobody can
+    aim a token at a slot); it checks exp against now again: a cached token expires exactly
     when it would have. Only successes are cached; revocation is checked
     after this, on every request. */
 
@@ -197,7 +198,10 @@ ed_jwt_verify (const ed_jwt_conf_t *conf, const char *token, int64_t now_s, ed_c
     if (!token || n > ED_JWT_MAX)
         return -1;
     cached_t *c = n < ED_JWT_CACHE_TOKEN_MAX ? s_slot (token, n) : NULL;
-    if (c && c->conf == conf && c->len == n && !sodium_memcmp (c->token, token, n)) {
+    const char *sig = strrchr (token, '.');
+    size_t signed_len = sig ? (size_t) (sig - token) : n;
+    if (c && c->conf == conf && c->len == n && !memcmp (c->token, token, signed_len)
+        && !sodium_memcmp (c->token + signed_len, token + signed_len, n - signed_len)) {
         if (now_s >= c->claims.exp)
             return -1;
         *out = c->claims;

@@ -9,6 +9,11 @@
     when malformed or deeper than ED_JSON_DEPTH_MAX. */
 json_t *ed_mp_to_json (const uint8_t *buf, size_t len);
 
+/*  The same JSON as compact text (what json_dumps of ed_mp_to_json would
+    give), written straight from the msgpack: no tree for replies that are
+    only forwarded. malloc'd, length in *out_len; NULL as above. */
+char *ed_mp_to_text (const uint8_t *buf, size_t len, size_t *out_len);
+
 /*  A new id: prefix ("usr_") + 26 Crockford base32 characters of 48 bits
     of milliseconds and 80 random bits (ULID layout): time-ordered, and
     unguessable. out must hold strlen (prefix) + 27 bytes. */

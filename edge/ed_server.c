@@ -614,6 +614,14 @@ s_http_error (struct mg_connection *conn, int status, const char *msg)
 
 /* ---- life cycle -------------------------------------------------------------- */
 
+static int
+s_civetweb_auth (struct mg_connection *conn, void *data)
+{
+    (void) conn;
+    (void) data;
+    return 1;
+}
+
 ed_server_t *
 ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t errlen)
 {
@@ -669,6 +677,9 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
         return NULL;
     }
     mg_set_request_handler (self->ctx, "/", s_handle, self);
+    /*  Authorization is ours (the route table); without a handler here
+        civetweb looks for a .htpasswd file on every request. */
+    mg_set_auth_handler (self->ctx, "/", s_civetweb_auth, NULL);
     return self;
 }
 

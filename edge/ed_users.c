@@ -161,12 +161,16 @@ s_reply_user (ed_req_t *req, int rc, rt_reply_t *rep)
         ed_reply_rt_error (req, rc);
         return;
     }
-    json_t *user = rep->status == 200 ? ed_mp_to_json (rep->body, rep->body_len) : NULL;
+    size_t n = 0;
+    char *user = rep->status == 200 ? ed_mp_to_text (rep->body, rep->body_len, &n) : NULL;
     int status = rep->status;
     rt_reply_free (rep);
-    if (user)
-        ed_reply_json (req, 200, user);
-    else if (status == 422)
+    if (user) {
+        ed_reply_bytes (req, 200, "application/json", user, n);
+        free (user);
+        return;
+    }
+    if (status == 422)
         ed_reply_problem (req, ED_P_VALIDATION, NULL);
     else
         ed_reply_problem (req, ED_P_NOT_FOUND, NULL);

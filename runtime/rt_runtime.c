@@ -241,6 +241,8 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
         rt_worker_stats (self->workers[i], out);
     out->refused_overloaded = atomic_load (&self->refused);
     out->expired = atomic_load (&self->expired);
+    out->reads = atomic_load (&self->reads);
+    out->reads_asked = atomic_load (&self->reads_asked);
     out->idem_replays = atomic_load (&self->idem_replays);
     out->reminders_fired = atomic_load (&self->reminders_fired);
     if (self->pump)

@@ -118,6 +118,7 @@ typedef struct {
     uint64_t activations, passivations, kills, turns;
     uint64_t refused_overloaded;
     uint64_t expired;               /* asks dropped: deadline passed while queued */
+    uint64_t reads, reads_asked;    /* rt_read: from a snapshot; as asks (no reader) */
     uint64_t resident;
     uint64_t mailbox_depth;         /* messages waiting, all actors */
     uint64_t idem_replays;

@@ -177,8 +177,9 @@ const rt_type_def_t counter_type = {
         [CTR_INC] = s_inc, [CTR_GET] = s_get, [CTR_SEND_INC] = s_send_inc,
         [CTR_REMIND] = s_remind, [CTR_TICK] = s_tick, [CTR_ABORT] = s_abort,
         [CTR_SLOW] = s_slow, [CTR_PING] = s_ping, [CTR_NOOP] = s_noop,
-        [CTR_ASK_GET] = s_ask_get, [RT_MSG_REPLY] = s_reply,
+        [CTR_ASK_GET] = s_ask_get, [RT_MSG_REPLY] = s_reply, [CTR_BAD_QUERY] = s_inc,
     },
+    .reads = 1ull << CTR_GET | 1ull << CTR_NOOP | 1ull << CTR_BAD_QUERY,
 };
 
 int

@@ -17,6 +17,8 @@ enum {
     CTR_NOOP,           /* reply nothing, change nothing */
     CTR_ASK_GET,        /* body: key; asks that counter's value, and on the
                            reply (RT_MSG_REPLY) adds it to its own */
+    CTR_BAD_QUERY,      /* declared a query (reads) but changes the value:
+                           rt_read must refuse it and keep nothing */
 };
 
 extern const rt_type_def_t counter_type;
