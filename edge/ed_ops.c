@@ -43,6 +43,24 @@ ed_ops_meta (ed_req_t *req)
                                         "limits", limits));
 }
 
+/*  A Prometheus histogram: buckets cumulative, bounds and sum times scale. */
+static void
+s_hist (char **buf, size_t *len, size_t *cap, const char *name, const char *help,
+        const rt_hist_t *h, double scale)
+{
+    ed_buf_printf (buf, len, cap, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        total += h->count[i];
+        ed_buf_printf (buf, len, cap, "%s_bucket{le=\"%g\"} %llu\n", name,
+                       (double) h->le[i] * scale, (unsigned long long) total);
+    }
+    total += h->count[h->n];
+    ed_buf_printf (buf, len, cap, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %g\n%s_count %llu\n",
+                   name, (unsigned long long) total, name, (double) h->sum * scale, name,
+                   (unsigned long long) total);
+}
+
 void
 ed_ops_metrics (ed_req_t *req)
 {
@@ -79,11 +97,10 @@ ed_ops_metrics (ed_req_t *req)
                    "# HELP pasar_commit_seconds_max Longest single commit.\n"
                    "# TYPE pasar_commit_seconds_max gauge\npasar_commit_seconds_max %.6f\n",
                    (double) st.commit_ns_total / 1e9, (double) st.commit_ns_max / 1e9);
-    if (st.commit_batches)
-        ed_buf_printf (&buf, &len, &cap,
-                       "# HELP pasar_commit_batch_records_avg Records per commit batch, mean.\n"
-                       "# TYPE pasar_commit_batch_records_avg gauge\npasar_commit_batch_records_avg %.2f\n",
-                       (double) st.commit_records / (double) st.commit_batches);
+    s_hist (&buf, &len, &cap, "pasar_commit_batch_records", "Records per commit batch.",
+            &st.commit_batch_records, 1);
+    s_hist (&buf, &len, &cap, "pasar_commit_duration_seconds",
+            "Time per commit batch (apply + fsync).", &st.commit_us, 1e-6);
     rt_type_stats_t ts[RT_TYPES_MAX];
     size_t nt = rt_type_stats (rt, ts, RT_TYPES_MAX);
     const char *per[] = { "activations", "passivations", "kills" };

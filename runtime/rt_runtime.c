@@ -254,6 +254,8 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
         out->commit_records = cs.records;
         out->commit_ns_total = cs.commit_ns_total;
         out->commit_ns_max = cs.commit_ns_max;
+        out->commit_batch_records = cs.batch_records;
+        out->commit_us = cs.commit_us;
     }
     out->map_size_bytes = st_store_map_size (self->store);
 }

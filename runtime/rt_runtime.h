@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "rt_actor.h"
 #include "rt_limits.h"
+#include "rt_hist.h"
 
 typedef struct rt_runtime rt_runtime_t;
 
@@ -125,6 +126,7 @@ typedef struct {
     uint64_t reminders_fired;
     uint64_t outbox_pending, outbox_delivered, outbox_redelivered;
     uint64_t commit_batches, commit_records, commit_ns_total, commit_ns_max;
+    rt_hist_t commit_batch_records, commit_us;     /* per batch */
     uint64_t map_size_bytes;
 } rt_stats_t;
 

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include "st_store.h"
+#include "runtime/rt_hist.h"
 
 typedef struct st_record st_record_t;
 typedef struct st_committer st_committer_t;
@@ -82,6 +83,8 @@ typedef struct {
     uint64_t commit_ns_total;   /* time in apply + commit (fsync) */
     uint64_t commit_ns_max;
     uint32_t queue_depth;
+    rt_hist_t batch_records;    /* records per batch */
+    rt_hist_t commit_us;        /* apply + commit (fsync) per batch, µs */
 } st_commit_stats_t;
 
 st_committer_t *st_committer_new (st_store_t *store, const st_commit_options_t *opts);

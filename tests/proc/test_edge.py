@@ -118,3 +118,18 @@ def test_metrics_count_requests_per_route_and_status(node):
     assert _metric(after, count) - _metric(before, count) == 3
     assert "pasar_commit_batches_total" in after
     assert "pasar_store_failed 0" in after
+
+
+def test_metrics_commit_histograms_follow_writes(node):
+    batches = "pasar_commit_batch_records_count"
+    inf = 'pasar_commit_duration_seconds_bucket{le="+Inf"}'
+    before = requests.get(node.url + "/metrics").text
+    r = requests.post(node.url + "/v1/users", json={"email": "histo@example.com",
+                                                    "password": "correct horse battery",
+                                                    "name": "H"})
+    assert r.status_code == 201, r.text
+    after = requests.get(node.url + "/metrics").text
+    assert _metric(after, batches) > _metric(before, batches)
+    assert _metric(after, inf) == _metric(after, "pasar_commit_duration_seconds_count")
+    assert _metric(after, 'pasar_commit_batch_records_bucket{le="4096"}') <= _metric(after, batches)
+    assert "# TYPE pasar_commit_duration_seconds histogram" in after
