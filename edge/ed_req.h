@@ -21,7 +21,11 @@
 typedef struct ed_req ed_req_t;
 typedef struct ed_server ed_server_t;
 
-typedef enum { ED_AUTH_NONE, ED_AUTH_USER, ED_AUTH_ADMIN } ed_auth_t;
+/*  USER: a valid access token. ACTIVE: also an account that is not
+    restricted (content writes: the user's status is read from the user
+    actor on each such request, so a restriction applies at once).
+    ADMIN: a token with role admin. */
+typedef enum { ED_AUTH_NONE, ED_AUTH_USER, ED_AUTH_ACTIVE, ED_AUTH_ADMIN } ed_auth_t;
 typedef enum { ED_IDEM_NONE, ED_IDEM_OPTIONAL, ED_IDEM_REQUIRED } ed_idem_t;
 
 typedef void (ed_handler_fn) (ed_req_t *req);

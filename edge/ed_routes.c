@@ -30,7 +30,7 @@ const ed_route_t ed_routes[] = {
     { "GET",   "/v1/sessions",       ED_AUTH_USER, ED_IDEM_NONE,  0,    NULL,   ed_sessions_list },
     { "DELETE", "/v1/sessions/{id}", ED_AUTH_USER, ED_IDEM_NONE,  0,    NULL,   ed_sessions_revoke },
     { "GET",   "/v1/me",             ED_AUTH_USER, ED_IDEM_NONE,  0,    NULL,   ed_users_me },
-    { "PATCH", "/v1/me",             ED_AUTH_USER, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
+    { "PATCH", "/v1/me",             ED_AUTH_ACTIVE, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
                                                    ed_users_patch_schema,       ed_users_patch_me },
     { "GET",   "/v1/users/{id}",     ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_users_public },
     { "GET",   "/v1/users/{id}/presence", ED_AUTH_USER, ED_IDEM_NONE, 0, NULL,   ed_presence_get },

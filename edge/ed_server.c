@@ -484,11 +484,13 @@ s_auth (ed_req_t *req)
     int64_t now_ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
     ed_revoked_t *rv = req->srv->revoked;
     int live = 200;
+    char status[16] = "active";
     if (token && !ed_jwt_verify (&req->srv->opts.jwt, token, (int64_t) now.tv_sec, &req->claims)
         && !ed_revoked_has (rv, req->claims.sid, now_ms)) {
         req->authed = true;
-        if (ed_revoked_unsure (rv, req->claims.sid, req->claims.iat, now_ms))
-            live = ed_sessions_check (req);
+        if (req->route->auth == ED_AUTH_ACTIVE
+            || ed_revoked_unsure (rv, req->claims.sid, req->claims.iat, now_ms))
+            live = ed_sessions_check (req, status);
     }
     else
         live = 401;
@@ -506,6 +508,10 @@ s_auth (ed_req_t *req)
     }
     if (req->route->auth == ED_AUTH_ADMIN && strcmp (req->claims.role, "admin")) {
         ed_reply_problem (req, ED_P_FORBIDDEN, "admin only");
+        return false;
+    }
+    if (req->route->auth == ED_AUTH_ACTIVE && strcmp (status, "active")) {
+        ed_reply_problem (req, ED_P_FORBIDDEN, "account restricted");
         return false;
     }
     return true;

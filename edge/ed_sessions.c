@@ -366,7 +366,7 @@ ed_sessions_revoke (ed_req_t *req)
 }
 
 int
-ed_sessions_check (ed_req_t *req)
+ed_sessions_check (ed_req_t *req, char status[16])
 {
     ac_enc_t e;
     ac_enc_init (&e);
@@ -376,16 +376,20 @@ ed_sessions_check (ed_req_t *req)
     int rc = ed_acct_read (req, AC_TYPE_USER, ed_req_user (req), USER_SESSION_CHECK, e.sb.data,
                            e.sb.size, &rep);
     ac_enc_free (&e);
-    int status = rc ? 503 : rep.status == 200 ? 200 : rep.status == 404 ? 401 : 503;
+    int live = rc ? 503 : rep.status == 200 ? 200 : rep.status == 404 ? 401 : 503;
+    ac_map_t *m = live == 200 ? ac_map_decode (rep.body, rep.body_len) : NULL;
+    const char *st = m ? ac_map_str (m, "status") : NULL;
+    snprintf (status, 16, "%s", st ? st : "unknown");
+    ac_map_destroy (&m);
     rt_reply_free (&rep);
     ed_revoked_t *rv = ed_server_revoked (ed_req_server (req));
     const ed_options_t *o = ed_server_options (ed_req_server (req));
     /*  Until the last token the session could have had before this node
         started has expired: newer tokens are not checked at all. */
     int64_t until = rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000;
-    if (status == 200)
+    if (live == 200)
         ed_revoked_live (rv, ed_req_session (req), until);
-    else if (status == 401)
+    else if (live == 401)
         ed_revoked_add (rv, ed_req_session (req), until);
-    return status;
+    return live;
 }

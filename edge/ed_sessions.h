@@ -9,9 +9,11 @@ ed_handler_fn ed_sessions_refresh;  /* POST /v1/sessions/refresh */
 ed_handler_fn ed_sessions_list;     /* GET /v1/sessions */
 ed_handler_fn ed_sessions_revoke;   /* DELETE /v1/sessions/{id} */
 
-/*  The auth step's check of an older token's session (ed_revoked_unsure):
-    200 it exists (remembered), 401 it is gone (now in the revoked set),
-    503 the user actor did not answer. */
-int ed_sessions_check (ed_req_t *req);
+/*  The auth step's check of a token's session with its user actor (for
+    tokens older than the node, ed_revoked_unsure, and on ED_AUTH_ACTIVE
+    routes): 200 it exists (remembered; the account's status copied to
+    status), 401 it is gone (now in the revoked set), 503 the user actor
+    did not answer. */
+int ed_sessions_check (ed_req_t *req, char status[16]);
 
 #endif

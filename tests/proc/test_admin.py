@@ -97,7 +97,20 @@ def test_ban_ends_sessions_and_reactivate(anode):
     r = requests.post(url, json={"status": "restricted", "reason": "spam"}, headers=_h(admin))
     assert r.status_code == 200 and r.json()["status"] == "restricted"
     assert "revoked" not in r.json()
+    # Restricted: reads and session management go on; content writes are
+    # refused at once, and change nothing.
     assert requests.get(anode.url + "/v1/me", headers=_h(t)).status_code == 200
+    r = requests.patch(anode.url + "/v1/me", json={"name": "Spammer"}, headers=_h(t))
+    assert r.status_code == 403 and r.json()["type"] == "/problems/forbidden"
+    assert r.json()["detail"] == "account restricted"
+    assert requests.get(anode.url + "/v1/me", headers=_h(t)).json()["name"] != "Spammer"
+    assert requests.post(anode.url + "/v1/presence/heartbeat", headers=_h(t)).status_code == 204
+    r = requests.post(url, json={"status": "active", "reason": "ok"}, headers=_h(admin))
+    assert r.status_code == 200
+    r = requests.patch(anode.url + "/v1/me", json={"name": "Reformed"}, headers=_h(t))
+    assert r.status_code == 200 and r.json()["name"] == "Reformed"
+    r = requests.post(url, json={"status": "restricted", "reason": "spam"}, headers=_h(admin))
+    assert r.status_code == 200
     r = requests.post(url, json={"status": "banned", "reason": "fraud"}, headers=_h(admin))
     assert r.status_code == 200 and r.json()["status"] == "banned"
     assert requests.get(anode.url + "/v1/me", headers=_h(t)).status_code == 401
