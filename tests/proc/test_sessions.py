@@ -7,6 +7,7 @@ import hmac
 import json
 import time
 
+import pytest
 import requests
 
 PW = "correct horse battery"
@@ -311,3 +312,20 @@ def test_a_remembered_token_still_expires(node):
     time.sleep(max(0.0, now + 2 - time.time()) + 0.1)
     for _ in range(20):
         assert _me(node, token).status_code == 401
+
+
+def test_refresh_replay_after_the_grace_window_revokes_the_session(node):
+    """The just-replaced refresh token answers for 30 s (API.md); after
+    that it is a replay like any other. Waits the real 30 s, so it runs in
+    one of the two node modes only."""
+    if node.redis:
+        pytest.skip("the 30 s wait runs once, on the node-local node")
+    _register(node, "grace@example.com")
+    t1 = _login(node, "grace@example.com").json()
+    t2 = _refresh(node, t1["refresh_token"]).json()
+    assert _refresh(node, t1["refresh_token"]).json()["refresh_token"] == t2["refresh_token"]
+    time.sleep(30.5)
+    r = _refresh(node, t1["refresh_token"])
+    assert r.status_code == 401 and r.json()["type"] == "/problems/unauthorized"
+    assert _me(node, t2["access_token"]).status_code == 401
+    assert _refresh(node, t2["refresh_token"]).status_code == 401
