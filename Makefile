@@ -30,7 +30,7 @@ $(BUILD)/flags.mk: scripts/deps Makefile
 	@scripts/deps build
 	@mkdir -p $(@D)
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS)) -lcivetweb -lstdc++"; } > $@
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS)) -lcivetweb -lstdc++ -lm"; } > $@
 
 LIB_C    := $(wildcard runtime/*.c store/*.c actors/*.c edge/*.c)
 LIB_CXX  := $(wildcard runtime/*.cpp)
