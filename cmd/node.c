@@ -114,6 +114,10 @@ cmd_node (int argc, char **argv)
         .idem_retention_s = conf->idem_retention_s,
         .map_size_mb = conf->map_size_mb,
         .nometasync = conf->sync == RT_SYNC_NOMETASYNC,
+        .nodes = conf->nodes, .nnodes = conf->node_count,
+        .self_node = (uint32_t) (me - conf->nodes), .epoch = conf->epoch,
+        .keys_dir = conf->keys_dir, .no_curve = !conf->curve,
+        .peer_down_ms = conf->peer_down_ms,
     };
     rt_runtime_t *rt = rt_runtime_new (&opts, err, sizeof err);
     if (!rt) {
@@ -135,7 +139,7 @@ cmd_node (int argc, char **argv)
     int rc = ac_register_all (rt);
     if (!rc)
         rc = rt_start (rt);
-    ed_options_t eo = { .listen = me->http, .node_id = me->id,
+    ed_options_t eo = { .listen = me->http, .node_id = me->id, .cluster_name = conf->name,
                         .idem_retention_s = conf->idem_retention_s,
                         .ask_timeout_ms = conf->ask_timeout_ms, .log_requests = true,
                         .redis_url = conf->redis_enabled ? conf->redis_url : NULL,

@@ -22,7 +22,31 @@ ed_ops_readyz (ed_req_t *req)
         ed_reply_json (req, 503, json_pack ("{s:s, s:s}", "status", "store failed", "node_id", node));
         return;
     }
+    if (!rt_cluster_settled (ed_req_runtime (req))) {
+        ed_reply_header (req, "Retry-After", "1");
+        ed_reply_json (req, 503, json_pack ("{s:s, s:s}", "status", "peers not known yet",
+                                            "node_id", node));
+        return;
+    }
     ed_reply_json (req, 200, json_pack ("{s:s, s:s}", "status", "ready", "node_id", node));
+}
+
+/*  GET /v1/cluster (admin): API.md's view, as this node sees it. */
+void
+ed_ops_cluster (ed_req_t *req)
+{
+    rt_cluster_view_t v;
+    rt_cluster_view (ed_req_runtime (req), &v);
+    json_t *nodes = json_array ();
+    for (size_t i = 0; nodes && i < v.nnodes; i++)
+        json_array_append_new (nodes, json_pack ("{s:s, s:s, s:b, s:i}", "id", v.nodes[i].id,
+                                                 "http", v.nodes[i].http, "up", v.nodes[i].up,
+                                                 "shards_owned", (int) v.nodes[i].shards_owned));
+    const ed_options_t *o = ed_server_options (ed_req_server (req));
+    ed_reply_json (req, 200, json_pack ("{s:s, s:I, s:i, s:o, s:i}", "name", o->cluster_name,
+                                        "epoch", (json_int_t) v.epoch, "shards", (int) v.shards,
+                                        "nodes", nodes, "handoffs_in_progress",
+                                        (int) v.handoffs_in_progress));
 }
 
 void

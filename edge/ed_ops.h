@@ -8,6 +8,7 @@ ed_handler_fn ed_ops_readyz;    /* GET /readyz */
 ed_handler_fn ed_ops_metrics;   /* GET /metrics */
 ed_handler_fn ed_ops_meta;      /* GET /v1/meta */
 ed_handler_fn ed_ops_problem;   /* GET /problems/{slug} */
+ed_handler_fn ed_ops_cluster;   /* GET /v1/cluster (admin) */
 
 /*  The version reported by /v1/meta. */
 #define PASAR_VERSION "0.1.0"

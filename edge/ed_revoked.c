@@ -11,6 +11,7 @@
 #define S_CHANNEL "pasar:revoked"
 
 struct ed_revoked {
+    rt_runtime_t *rt;
     ed_ttlmap_t *map;
     ed_ttlmap_t *live;          /* sessions of older tokens, checked */
     int64_t      start_ms;
@@ -36,6 +37,18 @@ s_message (const char *msg, size_t len, void *arg)
         s_put (sid, until, arg);
 }
 
+/*  From another node: "rv <session id> <until ms>". */
+static void
+s_broadcast_in (const void *data, size_t len, void *arg)
+{
+    char msg[ED_TTLMAP_KEY_MAX + 40];
+    if (len < 3 || len >= sizeof msg || memcmp (data, "rv ", 3))
+        return;
+    memcpy (msg, data, len);
+    msg[len] = 0;
+    s_message (msg + 3, len - 3, arg);
+}
+
 /*  After each (re)subscribe: read back what was revoked meanwhile. */
 static void
 s_catch_up (void *arg)
@@ -45,7 +58,7 @@ s_catch_up (void *arg)
 }
 
 ed_revoked_t *
-ed_revoked_new (st_redis_t *redis)
+ed_revoked_new (st_redis_t *redis, rt_runtime_t *rt)
 {
     ed_revoked_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -54,6 +67,7 @@ ed_revoked_new (st_redis_t *redis)
     self->live = ed_ttlmap_new (ED_REVOKED_MAX);
     self->start_ms = rt_now_ms ();
     self->redis = redis;
+    self->rt = rt;
     if (!self->map || !self->live
         || (redis && st_redis_subscribe (redis, S_CHANNEL, s_catch_up, s_message, self))) {
         ed_revoked_destroy (&self);
@@ -63,6 +77,8 @@ ed_revoked_new (st_redis_t *redis)
         subscription reads it again once it is connected). */
     if (redis)
         s_catch_up (self);
+    if (rt)
+        rt_on_broadcast (rt, s_broadcast_in, self);
     return self;
 }
 
@@ -72,6 +88,8 @@ ed_revoked_destroy (ed_revoked_t **p)
     if (!p || !*p)
         return;
     ed_revoked_t *self = *p;
+    if (self->rt)
+        rt_on_broadcast (self->rt, NULL, NULL);     /* no delivery still running */
     st_redis_unsubscribe (self->redis);
     ed_ttlmap_destroy (&self->map);
     ed_ttlmap_destroy (&self->live);
@@ -83,17 +101,19 @@ void
 ed_revoked_add (ed_revoked_t *self, const char *sid, int64_t until_ms)
 {
     ed_ttlmap_put (self->map, sid, 1, 0, until_ms);
+    char key[ED_TTLMAP_KEY_MAX + 32], msg[ED_TTLMAP_KEY_MAX + 40];
+    int n = snprintf (msg, sizeof msg, "rv %s %lld", sid, (long long) until_ms);
+    if (self->rt && n > 0 && (size_t) n < sizeof msg)
+        rt_broadcast (self->rt, msg, (size_t) n);
     if (!self->redis)
         return;
-    char key[ED_TTLMAP_KEY_MAX + 32], msg[ED_TTLMAP_KEY_MAX + 32];
     snprintf (key, sizeof key, S_PREFIX "%s", sid);
-    snprintf (msg, sizeof msg, "%s %lld", sid, (long long) until_ms);
     /*  Stored before published: a node that misses the message finds the
         key on its next catch-up. Redis down: this node still refuses the
         session (the map above); other nodes learn of it at the cluster
         level (docs/auth.md). */
     if (st_redis_set (self->redis, key, until_ms, until_ms - rt_now_ms ()) == ST_REDIS_OK)
-        st_redis_publish (self->redis, S_CHANNEL, msg);
+        st_redis_publish (self->redis, S_CHANNEL, msg + 3);
 }
 
 bool

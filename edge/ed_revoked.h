@@ -10,7 +10,9 @@
     expiry) and published; every node's subscription adds published ids to
     its map, and after each (re)connect reads the whole set back, so a node
     that restarted or lost Redis for a while catches up. Without Redis (or
-    while it is down) the set is node-local. See docs/auth.md.
+    while it is down) the other nodes of the cluster hear of it through the
+    runtime's broadcast (rt_broadcast), at once, if they are up. See
+    docs/auth.md.
     =========================================================================
 */
 #ifndef ED_REVOKED_H_INCLUDED
@@ -18,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "store/st_redis.h"
+#include "runtime/rt_runtime.h"
 
 /*  Revoked sessions remembered per node; beyond it the oldest entries go
     first (their tokens are the nearest to expiry). */
@@ -25,8 +28,9 @@
 
 typedef struct ed_revoked ed_revoked_t;
 
-/*  redis is borrowed and may be NULL; it must outlive the set. */
-ed_revoked_t *ed_revoked_new (st_redis_t *redis);
+/*  redis is borrowed and may be NULL; it must outlive the set, as must rt,
+    whose cluster broadcast carries revocations to every other node. */
+ed_revoked_t *ed_revoked_new (st_redis_t *redis, rt_runtime_t *rt);
 void ed_revoked_destroy (ed_revoked_t **p);
 
 /*  Refuse the session's tokens until until_ms (wall clock). */

@@ -30,6 +30,7 @@ struct ed_server {
     rt_runtime_t *rt;
     ed_options_t  opts;
     char          node_id[32];
+    char          cluster_name[64];
     ed_metrics_t *metrics;
     const char  **labels;           /* "METHOD pattern" per route */
     st_redis_t    *redis;           /* NULL without [redis] */
@@ -252,7 +253,9 @@ ed_reply_rt_error (ed_req_t *req, int err)
         case RT_EOVERLOADED:
         case RT_ETIMEOUT:
         case RT_ESTOPPED:
-        case RT_EKILLED:        ed_reply_problem (req, ED_P_UNAVAILABLE, rt_strerror (err)); return;
+        case RT_EKILLED:
+        case RT_EUNAVAILABLE:
+        case RT_ENOTOWNER:      ed_reply_problem (req, ED_P_UNAVAILABLE, rt_strerror (err)); return;
         case RT_EINVAL:
         case RT_ETOOBIG:        ed_reply_problem (req, ED_P_VALIDATION, rt_strerror (err)); return;
         default:                ed_reply_problem (req, ED_P_INTERNAL, rt_strerror (err)); return;
@@ -640,6 +643,9 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
     self->opts = *opts;
     snprintf (self->node_id, sizeof self->node_id, "%s", opts->node_id);
     self->opts.node_id = self->node_id;
+    snprintf (self->cluster_name, sizeof self->cluster_name, "%s",
+              opts->cluster_name ? opts->cluster_name : "local");
+    self->opts.cluster_name = self->cluster_name;
     self->opts.listen = NULL;
     self->labels = calloc (ed_routes_count, sizeof *self->labels);
     for (size_t i = 0; self->labels && i < ed_routes_count; i++) {
@@ -653,7 +659,7 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
         return NULL;
     }
     self->opts.redis_url = NULL;
-    self->revoked = ed_revoked_new (self->redis);
+    self->revoked = ed_revoked_new (self->redis, rt);
     self->throttle = ed_throttle_new (self->redis);
     self->presence = ed_presence_new (self->redis);
     if (!self->metrics || !self->revoked || !self->throttle || !self->presence) {

@@ -31,6 +31,7 @@ static const field_t s_fields[] = {
     F_STR ("cluster.name", name, 1, "local"),
     F_U32 ("cluster.shards", shards, 1, RT_SHARDS_MAX, RT_SHARDS_DEFAULT),
     { "cluster.epoch", K_U64, offsetof (rt_config_t, epoch), 0, 1, INT64_MAX, NULL, 1 },
+    F_U32 ("cluster.peer_down_ms", peer_down_ms, 200, 60000, RT_PEER_DOWN_MS_DEFAULT),
     F_STR ("storage.data_dir", data_dir, 1, "data"),
     { "storage.sync", K_SYNC, offsetof (rt_config_t, sync), 0, 0, 0, "full", 0 },
     F_U32 ("storage.map_size_mb", map_size_mb, 16, RT_MAP_SIZE_MAX_MB, 4096),

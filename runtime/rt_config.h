@@ -29,6 +29,7 @@ typedef struct {
     char     name[64];
     uint32_t shards;            /* 1..RT_SHARDS_MAX, default 256 */
     uint64_t epoch;             /* >= 1 */
+    uint32_t peer_down_ms;      /* a silent peer is down after this */
     /* [storage] */
     char     data_dir[512];     /* relative paths are relative to the cwd */
     rt_sync_t sync;             /* "full" | "nometasync" */

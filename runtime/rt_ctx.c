@@ -71,6 +71,14 @@ struct rt_ctx {
 int
 rt_deliver (rt_runtime_t *rt, rt_imsg_t *msg)
 {
+    if (!rt_is_local (rt, msg->hash)) {
+        uint32_t owner = rt_placement_owner (rt->placement,
+                                             (uint32_t) (msg->hash % rt->opts.shards));
+        if (rt->transport)
+            return rt_transport_forward (rt->transport, owner, msg);
+        rt_imsg_fail (rt, msg, RT_EUNAVAILABLE);
+        return RT_EUNAVAILABLE;
+    }
     rt_worker_t *w = rt_worker_for (rt, msg->hash);
     if (w == rt_worker_current ())
         return rt_worker_deliver_local (w, msg);
@@ -129,7 +137,7 @@ s_release (rt_outputs_t *o, int err)
     o->outs = NULL;
     if (!err) {
         if (o->ack)
-            rt_pump_ack (rt->pump, o->ack_shard, o->ack_seq);
+            rt_src_ack (rt, o->ack_shard, o->ack_seq);
         if (o->rkey)
             rt_timer_done (rt->timer, o->rkey, o->rklen);
         if (o->remind_min_due)
@@ -622,7 +630,7 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
             /*  Seen. Acknowledge only once the mark is durable; if it is
                 still in flight the sender's retry will find it there. */
             if (seq == 0)
-                rt_pump_ack (rt->pump, msg->src_shard, msg->src_seq);
+                rt_src_ack (rt, msg->src_shard, msg->src_seq);
             handled = true;
         }
         else

@@ -23,6 +23,8 @@ rt_strerror (int err)
         case RT_ECONFIG:        return "invalid configuration";
         case RT_ECORRUPT:       return "data directory holds foreign or corrupt data";
         case RT_EMAPFULL:       return "store map at its size ceiling";
+        case RT_EUNAVAILABLE:   return "the node owning this data is unavailable";
+        case RT_ENOTOWNER:      return "this data is moving between nodes";
         default:
             if (err < 0 && err > -4096)
                 return strerror (-err);

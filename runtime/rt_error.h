@@ -28,7 +28,10 @@ typedef enum {
     RT_ECONFIG       = -30887,  /* invalid configuration */
     RT_ECORRUPT      = -30886,  /* data dir holds foreign or corrupt data */
     RT_EMAPFULL      = -30885,  /* LMDB map at its ceiling */
-    RT_ERR_LAST      = -30885
+    RT_EUNAVAILABLE  = -30884,  /* the owning node is down or unreachable */
+    RT_ENOTOWNER     = -30883,  /* sent to a node that does not own the shard
+                                   at the sender's epoch (fenced) */
+    RT_ERR_LAST      = -30883
 } rt_err_t;
 
 /*  A static, human-readable name for err (an rt_err_t, or a negated errno,

@@ -22,6 +22,9 @@
 #include "store/st_store.h"
 #include "store/st_commit.h"
 #include "store/st_keys.h"
+#include "rt_envelope.h"
+#include "rt_placement.h"
+#include "rt_transport.h"
 
 typedef struct rt_future rt_future_t;
 typedef struct rt_worker rt_worker_t;
@@ -72,6 +75,15 @@ rt_imsg_t *rt_imsg_new (const rt_addr_t *to, uint16_t type, const void *body,
                         size_t rklen, bool trace);
 void rt_imsg_free (rt_imsg_t **p);
 
+/*  A message as an envelope for the wire (malloc'd *out): every field the
+    receiving runtime needs (idempotency, outbox id, actor ask, deadline,
+    trace, kill), stamped with epoch. 0 or an rt_err_t. */
+int rt_imsg_encode (const rt_imsg_t *m, uint64_t epoch, uint8_t **out, size_t *out_len);
+
+/*  The message a decoded envelope describes (no future), or NULL when its
+    address is invalid or memory is short. */
+rt_imsg_t *rt_imsg_from_envelope (const rt_envelope_t *env);
+
 /*  Address hash: FNV-1a 64 over [type:2 big-endian][key]. Stable on disk
     (shards) and used for worker pinning. */
 uint64_t rt_hash (uint16_t type, const char *key, size_t len);
@@ -79,6 +91,11 @@ uint64_t rt_hash (uint16_t type, const char *key, size_t len);
 /* ---- futures ------------------------------------------------------------ */
 
 rt_future_t *rt_future_new (void);          /* two references */
+/*  A future nobody waits on: the first completion calls fn (on the
+    completing thread; the reply's body is valid during the call only).
+    One reference, the runtime's. For asks that came over the network. */
+typedef void (rt_future_fn) (void *arg, const rt_reply_t *reply);
+rt_future_t *rt_future_new_cb (rt_future_fn *fn, void *arg);
 void rt_future_complete (rt_future_t *f, int err, int status, bool replayed,
                          const void *body, size_t len);
 /*  Wait up to timeout_ms; copies the reply out (body ownership moves).
@@ -132,6 +149,16 @@ struct rt_runtime {
     st_reader_t        *rd_free[RT_READERS_MAX];
     unsigned            rd_nfree, rd_made;
     atomic_uint_fast64_t reads, reads_asked;
+    /*  the cluster: NULL placement = one node, everything local */
+    rt_node_conf_t      nodes[RT_NODES_MAX];
+    rt_placement_t     *placement;
+    rt_transport_t     *transport;
+    /*  set while the transport runs (by the edge), so under a lock that a
+        delivery holds: after rt_on_broadcast (NULL) returns, no call is
+        still running */
+    pthread_mutex_t     bc_lock;
+    rt_on_broadcast_fn *on_broadcast;
+    void               *on_broadcast_arg;
 };
 
 /*  The worker that owns an address. */
@@ -149,6 +176,23 @@ int rt_deliver (rt_runtime_t *rt, rt_imsg_t *msg);
     asking actor, drop a tell. Frees msg. */
 void rt_imsg_fail (rt_runtime_t *rt, rt_imsg_t *msg, int err);
 
+
+/* ---- the cluster (rt_cluster.c) -------------------------------------------- */
+
+/*  Whether this node owns the shard of an address hash (always, alone). */
+bool rt_is_local (rt_runtime_t *rt, uint64_t hash);
+
+/*  An outbox entry of (shard, seq) was delivered: tell its pump, here or on
+    the node that owns the shard. */
+void rt_src_ack (rt_runtime_t *rt, uint32_t shard, uint64_t seq);
+/*  A peer said so (transport thread). */
+void rt_src_acked (rt_runtime_t *rt, uint32_t shard, uint64_t seq);
+
+/*  Create the placement (rt_runtime_new) and the transport (rt_start). */
+int rt_cluster_init (rt_runtime_t *rt, char *err, size_t errlen);
+int rt_cluster_start (rt_runtime_t *rt);
+void rt_cluster_destroy (rt_runtime_t *rt);
+rt_broadcast_fn rt_cluster_broadcast_in;
 
 /* ---- reads (rt_read.c, rt_ctx.c) ---------------------------------------- */
 

@@ -181,6 +181,23 @@
     RT_WORKERS_MAX + 3 + this stays under RT_LMDB_READERS_MAX. */
 #define RT_READERS_MAX          48u
 
+/* ---- Cluster transport ------------------------------------------------ */
+
+/*  Frames queued from any thread to the transport thread, and per peer
+    socket: past either the send fails at once with RT_EOVERLOADED rather
+    than blocking a worker or an edge thread. */
+#define RT_TRANSPORT_QUEUE_MAX  65536
+#define RT_PEER_QUEUE_MAX       65536
+
+/*  Asks waiting for a peer's answer (a power of two: slots by corr id).
+    Beyond it new remote asks are refused (RT_EOVERLOADED). */
+#define RT_REMOTE_ASKS_MAX      65536u
+
+/*  Heartbeat period; a peer silent for cluster.peer_down_ms (default
+    below) is down: its shards answer 503 at once. */
+#define RT_HEARTBEAT_MS         250
+#define RT_PEER_DOWN_MS_DEFAULT 2000u
+
 /* ---- Redis (optional, soft state) ------------------------------------ */
 
 /*  Connections per node: calls borrow one, so this bounds both Redis's

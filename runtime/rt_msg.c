@@ -112,6 +112,79 @@ rt_imsg_new (const rt_addr_t *to, uint16_t type, const void *body, size_t body_l
     return m;
 }
 
+/*  Envelope flags (field 11): the message flags that travel. */
+#define S_WIRE_FLAGS (RT_MF_ASKED | RT_MF_KILL)
+
+int
+rt_imsg_encode (const rt_imsg_t *m, uint64_t epoch, uint8_t **out, size_t *out_len)
+{
+    rt_envelope_t env = {
+        .to_type = m->to.type, .to_key = { (const uint8_t *) m->to.key, m->to.len },
+        .msg_type = m->type, .corr_id = m->corr_id,
+        .from_type = m->from.type, .from_key = { (const uint8_t *) m->from.key, m->from.len },
+        .epoch = epoch, .deadline_ms = m->deadline_ms,
+        .body = { m->body, m->body_len }, .flags = m->flags & S_WIRE_FLAGS,
+    };
+    if (m->flags & RT_MF_SRC) {
+        env.has_src = true;
+        env.src_shard = m->src_shard;
+        env.src_seq = m->src_seq;
+        env.src_low = m->src_low;
+    }
+    if (m->flags & RT_MF_IDEM) {
+        env.has_idem = true;
+        env.idem_scope = (rt_slice_t) { (const uint8_t *) m->idem_scope, strlen (m->idem_scope) };
+        env.idem_key = (rt_slice_t) { (const uint8_t *) m->idem_key, strlen (m->idem_key) };
+        env.fingerprint = (rt_slice_t) { m->fingerprint, RT_FINGERPRINT_BYTES };
+    }
+    if (m->traceparent)
+        env.traceparent = (rt_slice_t) { (const uint8_t *) m->traceparent, RT_TRACEPARENT_LEN };
+    return rt_envelope_encode (&env, out, out_len);
+}
+
+rt_imsg_t *
+rt_imsg_from_envelope (const rt_envelope_t *env)
+{
+    rt_addr_t to;
+    if (rt_addr_set (&to, env->to_type, (const char *) env->to_key.ptr, env->to_key.len))
+        return NULL;
+    bool trace = env->traceparent.len == RT_TRACEPARENT_LEN;
+    size_t slen = env->has_idem ? env->idem_scope.len : 0;
+    size_t klen = env->has_idem ? env->idem_key.len : 0;
+    rt_imsg_t *m = rt_imsg_new (&to, env->msg_type, env->body.ptr, env->body.len, slen, klen,
+                                0, trace);
+    if (!m)
+        return NULL;
+    if (env->from_type
+        && rt_addr_set (&m->from, env->from_type, (const char *) env->from_key.ptr,
+                        env->from_key.len)) {
+        rt_imsg_free (&m);
+        return NULL;
+    }
+    m->corr_id = env->corr_id;
+    m->deadline_ms = env->deadline_ms;
+    m->flags = (uint16_t) (env->flags & S_WIRE_FLAGS);
+    if (env->has_src) {
+        m->flags |= RT_MF_SRC;
+        m->src_shard = env->src_shard;
+        m->src_seq = env->src_seq;
+        m->src_low = env->src_low;
+    }
+    if (env->has_idem) {
+        m->flags |= RT_MF_IDEM;
+        memcpy (m->idem_scope, env->idem_scope.ptr, slen);
+        m->idem_scope[slen] = 0;
+        memcpy (m->idem_key, env->idem_key.ptr, klen);
+        m->idem_key[klen] = 0;
+        memcpy (m->fingerprint, env->fingerprint.ptr, RT_FINGERPRINT_BYTES);
+    }
+    if (trace) {
+        memcpy (m->traceparent, env->traceparent.ptr, RT_TRACEPARENT_LEN);
+        m->traceparent[RT_TRACEPARENT_LEN] = 0;
+    }
+    return m;
+}
+
 void
 rt_imsg_free (rt_imsg_t **p)
 {
@@ -131,6 +204,8 @@ struct rt_future {
     atomic_int      refs;
     bool            done;
     rt_reply_t      reply;
+    rt_future_fn   *on_done;        /* or NULL: a waiter takes the reply */
+    void           *arg;
 };
 
 rt_future_t *
@@ -145,10 +220,34 @@ rt_future_new (void)
     return f;
 }
 
+rt_future_t *
+rt_future_new_cb (rt_future_fn *fn, void *arg)
+{
+    rt_future_t *f = rt_future_new ();
+    if (f) {
+        f->on_done = fn;
+        f->arg = arg;
+        atomic_store (&f->refs, 1);     /* only the runtime's */
+    }
+    return f;
+}
+
 void
 rt_future_complete (rt_future_t *f, int err, int status, bool replayed,
                     const void *body, size_t len)
 {
+    if (f->on_done) {
+        pthread_mutex_lock (&f->lock);
+        bool first = !f->done;
+        f->done = true;
+        pthread_mutex_unlock (&f->lock);
+        if (first) {
+            rt_reply_t r = { .err = err, .status = status, .replayed = replayed,
+                             .body = (uint8_t *) body, .body_len = len };
+            f->on_done (f->arg, &r);
+        }
+        return;
+    }
     uint8_t *copy = NULL;
     if (len) {
         copy = malloc (len);
@@ -199,6 +298,10 @@ rt_future_release (rt_future_t **p)
     rt_future_t *f = *p;
     *p = NULL;
     if (atomic_fetch_sub (&f->refs, 1) == 1) {
+        /*  A remote asker still gets an answer (and its callback's state
+            is freed) when its message is dropped unanswered. */
+        if (f->on_done && !f->done)
+            rt_future_complete (f, RT_ESTOPPED, 0, false, NULL, 0);
         free (f->reply.body);
         pthread_mutex_destroy (&f->lock);
         pthread_cond_destroy (&f->cv);

@@ -163,25 +163,11 @@ static rt_imsg_t *
 s_to_msg (const uint8_t *buf, size_t len, uint64_t low)
 {
     rt_envelope_t env;
-    if (rt_envelope_decode (buf, len, &env))
+    if (rt_envelope_decode (buf, len, &env) || !env.has_src)
         return NULL;
-    rt_addr_t to;
-    if (rt_addr_set (&to, env.to_type, (const char *) env.to_key.ptr, env.to_key.len))
-        return NULL;
-    bool trace = env.traceparent.len == RT_TRACEPARENT_LEN;
-    rt_imsg_t *m = rt_imsg_new (&to, env.msg_type, env.body.ptr, env.body.len, 0, 0, 0, trace);
-    if (!m)
-        return NULL;
-    if (env.from_type)
-        rt_addr_set (&m->from, env.from_type, (const char *) env.from_key.ptr, env.from_key.len);
-    m->flags |= RT_MF_SRC;
-    m->src_shard = env.src_shard;
-    m->src_seq = env.src_seq;
-    m->src_low = low;
-    if (trace) {
-        memcpy (m->traceparent, env.traceparent.ptr, RT_TRACEPARENT_LEN);
-        m->traceparent[RT_TRACEPARENT_LEN] = 0;
-    }
+    rt_imsg_t *m = rt_imsg_from_envelope (&env);
+    if (m)
+        m->src_low = low;
     return m;
 }
 

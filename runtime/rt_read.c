@@ -87,7 +87,8 @@ rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t
     if (req->msg_type >= RT_MSG_TYPES_MAX || !(def->reads & (1ull << req->msg_type))
         || req->idem_key || req->body_len > RT_BODY_MAX_BYTES)
         return reply->err = RT_EINVAL;
-    st_reader_t *reader = s_take (self);
+    st_reader_t *reader = rt_is_local (self, rt_hash (to.type, to.key, to.len)) ? s_take (self)
+                                                                               : NULL;
     if (!reader) {
         atomic_fetch_add_explicit (&self->reads_asked, 1, memory_order_relaxed);
         return rt_ask (self, req, timeout_ms, reply);

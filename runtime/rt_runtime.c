@@ -48,6 +48,7 @@ rt_runtime_new (const rt_options_t *opts, char *err, size_t errlen)
     self->opts = *opts;
     s_defaults (&self->opts);
     pthread_mutex_init (&self->rd_lock, NULL);
+    pthread_mutex_init (&self->bc_lock, NULL);
     snprintf (self->node_id, sizeof self->node_id, "%s", opts->node_id);
     self->opts.node_id = self->node_id;
     self->opts.data_dir = NULL;     /* not kept: the store has it open */
@@ -57,6 +58,11 @@ rt_runtime_new (const rt_options_t *opts, char *err, size_t errlen)
         .nometasync = self->opts.nometasync, .nosync = self->opts.nosync,
     };
     if (st_store_open (opts->data_dir, &so, &self->store, err, errlen)) {
+        free (self);
+        return NULL;
+    }
+    if (rt_cluster_init (self, err, errlen)) {
+        st_store_destroy (&self->store);
         free (self);
         return NULL;
     }
@@ -102,6 +108,8 @@ rt_start (rt_runtime_t *self)
     int rc = rt_pump_start (self->pump);
     if (!rc)
         rc = rt_timer_start (self->timer);
+    if (!rc)
+        rc = rt_cluster_start (self);
     return rc;
 }
 
@@ -125,11 +133,15 @@ rt_runtime_destroy (rt_runtime_t **p)
     st_committer_destroy (&self->committer);
     for (uint32_t i = 0; self->workers && i < self->nworkers; i++)
         rt_worker_destroy (&self->workers[i]);
+    /*  Last of the threads: dropped messages above still answered their
+        remote askers through it. */
+    rt_cluster_destroy (self);
     rt_timer_destroy (&self->timer);
     rt_pump_destroy (&self->pump);
     free (self->workers);
     rt_read_destroy (self);
     pthread_mutex_destroy (&self->rd_lock);
+    pthread_mutex_destroy (&self->bc_lock);
     st_store_destroy (&self->store);
     free (self);
     *p = NULL;

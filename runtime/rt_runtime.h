@@ -15,6 +15,7 @@
 #include "rt_actor.h"
 #include "rt_limits.h"
 #include "rt_hist.h"
+#include "rt_config.h"
 
 typedef struct rt_runtime rt_runtime_t;
 
@@ -32,6 +33,16 @@ typedef struct {
     bool        nometasync;         /* storage.sync = "nometasync" */
     bool        nosync;             /* no fsync at all: benches of the CPU path only */
     uint32_t    commit_batch_max;   /* 0 = RT_COMMIT_BATCH_MAX; 1 = sync per turn */
+    /*  The cluster (cluster.toml [[node]]): with two or more nodes, shards
+        are placed by rendezvous hashing and messages for other nodes' shards
+        go over the transport (rt_transport.h). */
+    const rt_node_conf_t *nodes;    /* copied; NULL or 1 node: single node */
+    size_t      nnodes;
+    uint32_t    self_node;          /* this node's index in nodes */
+    uint64_t    epoch;
+    const char *keys_dir;           /* CURVE certificates */
+    bool        no_curve;           /* tests of the refusal only */
+    uint32_t    peer_down_ms;       /* 0 = RT_PEER_DOWN_MS_DEFAULT */
 } rt_options_t;
 
 /*  Create the runtime: open the store (err gets a one-line reason on
@@ -131,6 +142,37 @@ typedef struct {
 } rt_stats_t;
 
 void rt_stats (rt_runtime_t *self, rt_stats_t *out);
+
+/* ---- the cluster ------------------------------------------------------------ */
+
+typedef struct {
+    char     id[32];
+    char     http[128];
+    bool     up;                    /* this node: always */
+    bool     self;
+    uint32_t shards_owned;
+} rt_node_view_t;
+
+typedef struct {
+    uint64_t       epoch;
+    uint32_t       shards;
+    size_t         nnodes;
+    rt_node_view_t nodes[RT_NODES_MAX];
+    uint32_t       handoffs_in_progress;
+} rt_cluster_view_t;
+
+void rt_cluster_view (rt_runtime_t *self, rt_cluster_view_t *out);
+
+/*  Every peer knows whether it is up, or has waited long enough to tell:
+    /readyz. True on a single node. */
+bool rt_cluster_settled (rt_runtime_t *self);
+
+/*  Soft state every node should hear of at once (a revoked session): sent
+    to each peer that is up, at most once; no-op on a single node. fn runs
+    on the transport thread for each payload a peer broadcast. */
+int rt_broadcast (rt_runtime_t *self, const void *data, size_t len);
+typedef void (rt_on_broadcast_fn) (const void *data, size_t len, void *arg);
+void rt_on_broadcast (rt_runtime_t *self, rt_on_broadcast_fn *fn, void *arg);
 
 /*  Per-type counters for /metrics. */
 typedef struct {

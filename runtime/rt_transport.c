@@ -1,0 +1,582 @@
+/*  =========================================================================
+    rt_transport.c - the transport thread: ROUTER in, a DEALER per peer out,
+    CURVE everywhere, heartbeats, remote asks
+    =========================================================================
+*/
+#include <czmq.h>
+#include <stdatomic.h>
+#include "rt_internal.h"
+#include "rt_log.h"
+#include "rt_transport.h"
+
+typedef struct {
+    uint64_t     corr;          /* 0: free */
+    rt_future_t *future;
+    uint32_t     peer;
+    int64_t      deadline_ms;
+} pending_t;
+
+struct rt_transport {
+    rt_runtime_t   *rt;
+    zactor_t       *actor;
+    pthread_mutex_t send_lock;          /* the actor pipe, from any thread */
+    rt_node_conf_t  nodes[RT_NODES_MAX];
+    uint32_t        n, self;
+    uint64_t        epoch;
+    char            keys_dir[512];
+    bool            curve;
+    uint32_t        down_ms;
+    int64_t         start_ms;
+    char            err[1400];          /* why the thread could not start */
+    _Atomic int64_t last_seen[RT_NODES_MAX];
+    atomic_bool     up[RT_NODES_MAX];
+    atomic_uint_fast64_t next_corr;
+    rt_broadcast_fn *on_broadcast;
+    void           *broadcast_arg;
+    /*  the transport thread's own */
+    zsock_t        *router;
+    zsock_t        *dealer[RT_NODES_MAX];
+    zactor_t       *auth;
+    zcert_t        *cert;
+    pending_t      *pending;            /* RT_REMOTE_ASKS_MAX slots */
+    uint32_t        npending;
+};
+
+/*  What rides in a pipe frame ahead of the wire frame: the peer, and for
+    an ask the future to register. */
+typedef struct {
+    uint32_t     peer;
+    rt_future_t *future;
+    int64_t      deadline_ms;
+} pipe_head_t;
+
+static int64_t
+s_mono_ms (void)
+{
+    return zclock_mono ();
+}
+
+static void
+s_put64 (uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t) v;
+}
+
+static uint64_t
+s_get64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void
+s_put32 (uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t) v;
+}
+
+static uint32_t
+s_get32 (const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+/* ---- from any thread: frames to the transport thread ------------------------ */
+
+/*  Hand [head][wire] to the transport thread without blocking. */
+static int
+s_post (rt_transport_t *self, const pipe_head_t *head, const uint8_t *wire, size_t len)
+{
+    zframe_t *f = zframe_new (NULL, sizeof *head + len);
+    if (!f)
+        return RT_ENOMEM;
+    memcpy (zframe_data (f), head, sizeof *head);
+    memcpy (zframe_data (f) + sizeof *head, wire, len);
+    pthread_mutex_lock (&self->send_lock);
+    int rc = zframe_send (&f, zactor_sock (self->actor), ZFRAME_DONTWAIT);
+    pthread_mutex_unlock (&self->send_lock);
+    if (rc) {
+        zframe_destroy (&f);
+        return RT_EOVERLOADED;
+    }
+    return 0;
+}
+
+int
+rt_transport_forward (rt_transport_t *self, uint32_t node, rt_imsg_t *msg)
+{
+    if (node >= self->n || node == self->self || !atomic_load (&self->up[node])) {
+        rt_imsg_fail (self->rt, msg, RT_EUNAVAILABLE);
+        return RT_EUNAVAILABLE;
+    }
+    uint8_t *env = NULL;
+    size_t len = 0;
+    int rc = rt_imsg_encode (msg, self->epoch, &env, &len);
+    uint8_t *wire = rc ? NULL : malloc (1 + 8 + len);
+    if (!wire) {
+        free (env);
+        rc = rc ? rc : RT_ENOMEM;
+        rt_imsg_fail (self->rt, msg, rc);
+        return rc;
+    }
+    pipe_head_t head = { .peer = node, .future = msg->future,
+                         .deadline_ms = msg->deadline_ms };
+    uint64_t corr = msg->future ? atomic_fetch_add (&self->next_corr, 1) : 0;
+    wire[0] = 'M';
+    s_put64 (wire + 1, corr);
+    memcpy (wire + 9, env, len);
+    free (env);
+    rc = s_post (self, &head, wire, 9 + len);
+    free (wire);
+    if (rc) {
+        rt_imsg_fail (self->rt, msg, rc);
+        return rc;
+    }
+    msg->future = NULL;         /* the transport thread holds it now */
+    rt_imsg_free (&msg);
+    return 0;
+}
+
+void
+rt_transport_ack (rt_transport_t *self, uint32_t node, uint32_t shard, uint64_t seq)
+{
+    uint8_t wire[13] = { 'A' };
+    s_put32 (wire + 1, shard);
+    s_put64 (wire + 5, seq);
+    pipe_head_t head = { .peer = node };
+    s_post (self, &head, wire, sizeof wire);    /* lost: the sender retries */
+}
+
+int
+rt_transport_broadcast (rt_transport_t *self, const void *data, size_t len)
+{
+    uint8_t *wire = malloc (1 + len);
+    if (!wire)
+        return RT_ENOMEM;
+    wire[0] = 'B';
+    memcpy (wire + 1, data, len);
+    int rc = 0;
+    for (uint32_t p = 0; p < self->n; p++) {
+        pipe_head_t head = { .peer = p };
+        if (p != self->self && atomic_load (&self->up[p]))
+            rc = s_post (self, &head, wire, 1 + len) ? RT_EOVERLOADED : rc;
+    }
+    free (wire);
+    return rc;
+}
+
+void
+rt_transport_on_broadcast (rt_transport_t *self, rt_broadcast_fn *fn, void *arg)
+{
+    self->broadcast_arg = arg;
+    self->on_broadcast = fn;
+}
+
+bool
+rt_transport_up (rt_transport_t *self, uint32_t node)
+{
+    return node == self->self || (node < self->n && atomic_load (&self->up[node]));
+}
+
+bool
+rt_transport_settled (rt_transport_t *self)
+{
+    bool waited = s_mono_ms () - self->start_ms >= self->down_ms;
+    for (uint32_t p = 0; p < self->n; p++)
+        if (p != self->self && !atomic_load (&self->up[p]) && !waited)
+            return false;
+    return true;
+}
+
+/* ---- remote asks: the answer goes back to the asking node ------------------- */
+
+typedef struct {
+    rt_transport_t *t;
+    uint32_t        peer;
+    uint64_t        corr;
+} answer_to_t;
+
+static void
+s_answer (void *arg, const rt_reply_t *r)
+{
+    answer_to_t *a = arg;
+    size_t len = 1 + 8 + 4 + 4 + 1 + r->body_len;
+    uint8_t *wire = malloc (len);
+    if (wire) {
+        wire[0] = 'R';
+        s_put64 (wire + 1, a->corr);
+        s_put32 (wire + 9, (uint32_t) r->err);
+        s_put32 (wire + 13, (uint32_t) r->status);
+        wire[17] = r->replayed;
+        if (r->body_len)
+            memcpy (wire + 18, r->body, r->body_len);
+        pipe_head_t head = { .peer = a->peer };
+        s_post (a->t, &head, wire, len);        /* lost: the asker times out */
+        free (wire);
+    }
+    free (a);
+}
+
+/* ---- the transport thread ------------------------------------------------------ */
+
+static pending_t *
+s_slot (rt_transport_t *self, uint64_t corr)
+{
+    return &self->pending[corr & (RT_REMOTE_ASKS_MAX - 1)];
+}
+
+static void
+s_fail_pending (rt_transport_t *self, pending_t *p, int err)
+{
+    rt_future_complete (p->future, err, 0, false, NULL, 0);
+    rt_future_release (&p->future);
+    p->corr = 0;
+    self->npending--;
+}
+
+/*  A frame from another thread: register an ask, then send on the peer's
+    DEALER (never blocking: a full or unconnected peer fails the ask). */
+static void
+s_from_pipe (rt_transport_t *self, zframe_t *f)
+{
+    pipe_head_t head;
+    memcpy (&head, zframe_data (f), sizeof head);
+    const uint8_t *wire = zframe_data (f) + sizeof head;
+    size_t len = zframe_size (f) - sizeof head;
+    pending_t *slot = NULL;
+    if (head.future) {
+        uint64_t corr = s_get64 (wire + 1);
+        slot = s_slot (self, corr);
+        if (slot->corr) {               /* RT_REMOTE_ASKS_MAX in flight */
+            rt_future_complete (head.future, RT_EOVERLOADED, 0, false, NULL, 0);
+            rt_future_release (&head.future);
+            return;
+        }
+        *slot = (pending_t) { corr, head.future, head.peer,
+                              head.deadline_ms ? head.deadline_ms
+                                               : rt_now_ms () + RT_ASK_DEADLINE_MAX_MS };
+        self->npending++;
+    }
+    zframe_t *out = zframe_new (wire, len);
+    if (!out || zframe_send (&out, self->dealer[head.peer], ZFRAME_DONTWAIT)) {
+        zframe_destroy (&out);
+        if (slot)
+            s_fail_pending (self, slot, RT_EUNAVAILABLE);
+    }
+}
+
+static void
+s_on_message (rt_transport_t *self, uint32_t peer, const uint8_t *d, size_t len)
+{
+    if (len < 9)
+        return;
+    uint64_t corr = s_get64 (d + 1);
+    rt_envelope_t env;
+    int err = rt_envelope_decode (d + 9, len - 9, &env);
+    rt_imsg_t *m = err ? NULL : rt_imsg_from_envelope (&env);
+    if (!err && !m)
+        err = RT_EMALFORMED;
+    /*  Fencing: the sender's view of the cluster must be ours, and the
+        shard ours in it. */
+    if (m && (env.epoch != self->epoch || !rt_is_local (self->rt, m->hash)))
+        err = RT_ENOTOWNER;
+    answer_to_t *a = corr && !err ? malloc (sizeof *a) : NULL;
+    if (corr && !err && !(a && (m->future = rt_future_new_cb (s_answer, a))))
+        err = RT_ENOMEM;
+    if (err) {
+        free (a);
+        rt_imsg_free (&m);
+        if (corr) {
+            answer_to_t *e = malloc (sizeof *e);
+            if (e) {
+                *e = (answer_to_t) { self, peer, corr };
+                rt_reply_t r = { .err = err };
+                s_answer (e, &r);
+            }
+        }
+        return;
+    }
+    if (a)
+        *a = (answer_to_t) { self, peer, corr };
+    rt_deliver (self->rt, m);
+}
+
+static void
+s_on_answer (rt_transport_t *self, const uint8_t *d, size_t len)
+{
+    if (len < 18)
+        return;
+    uint64_t corr = s_get64 (d + 1);
+    pending_t *p = s_slot (self, corr);
+    if (p->corr != corr)
+        return;                         /* timed out and swept already */
+    rt_future_complete (p->future, (int32_t) s_get32 (d + 9), (int32_t) s_get32 (d + 13),
+                        d[17] != 0, d + 18, len - 18);
+    rt_future_release (&p->future);
+    p->corr = 0;
+    self->npending--;
+}
+
+static void
+s_from_peer (rt_transport_t *self, zmsg_t *msg)
+{
+    zframe_t *id = zmsg_first (msg), *data = zmsg_next (msg);
+    uint32_t peer = self->n;
+    for (uint32_t p = 0; id && p < self->n; p++)
+        if (p != self->self && zframe_streq (id, self->nodes[p].id))
+            peer = p;
+    if (peer == self->n || !data || zframe_size (data) == 0)
+        return;                         /* not one of ours (CURVE let it in: a
+                                           known key with an unknown id) */
+    atomic_store (&self->last_seen[peer], s_mono_ms ());
+    const uint8_t *d = zframe_data (data);
+    size_t len = zframe_size (data);
+    switch (d[0]) {
+        case 'M': s_on_message (self, peer, d, len); break;
+        case 'R': s_on_answer (self, d, len); break;
+        case 'A':
+            if (len == 13)
+                rt_src_acked (self->rt, s_get32 (d + 1), s_get64 (d + 5));
+            break;
+        case 'B':
+            if (self->on_broadcast)
+                self->on_broadcast (d + 1, len - 1, self->broadcast_arg);
+            break;
+        default: break;                 /* 'H': being heard is the point */
+    }
+}
+
+/*  Heartbeats out; peers' up/down from what we heard; asks past their
+    deadline or waiting on a peer now down are failed. */
+static void
+s_tick (rt_transport_t *self, int64_t *next_beat)
+{
+    int64_t now = s_mono_ms ();
+    if (now >= *next_beat) {
+        uint8_t hb[9] = { 'H' };
+        s_put64 (hb + 1, self->epoch);
+        for (uint32_t p = 0; p < self->n; p++) {
+            zframe_t *f = p == self->self ? NULL : zframe_new (hb, sizeof hb);
+            if (f && zframe_send (&f, self->dealer[p], ZFRAME_DONTWAIT))
+                zframe_destroy (&f);
+        }
+        *next_beat = now + RT_HEARTBEAT_MS;
+    }
+    bool went_down[RT_NODES_MAX] = { false };
+    for (uint32_t p = 0; p < self->n; p++) {
+        if (p == self->self)
+            continue;
+        int64_t seen = atomic_load (&self->last_seen[p]);
+        bool up = seen && now - seen < self->down_ms;
+        if (up != atomic_exchange (&self->up[p], up)) {
+            went_down[p] = !up;
+            rt_log (up ? "info" : "warn", up ? "peer.up" : "peer.down",
+                    "\"peer\":\"%s\"", self->nodes[p].id);
+        }
+    }
+    if (!self->npending)
+        return;
+    int64_t wall = rt_now_ms ();
+    for (uint32_t i = 0; i < RT_REMOTE_ASKS_MAX; i++) {
+        pending_t *p = &self->pending[i];
+        if (p->corr && went_down[p->peer])
+            s_fail_pending (self, p, RT_EUNAVAILABLE);
+        else if (p->corr && wall > p->deadline_ms)
+            s_fail_pending (self, p, RT_ETIMEOUT);
+    }
+}
+
+/*  CURVE: this node's certificate on every socket; the ROUTER accepts only
+    the public keys in keys_dir (zauth); each DEALER checks its peer's. */
+static int
+s_sockets (rt_transport_t *self)
+{
+    const rt_node_conf_t *me = &self->nodes[self->self];
+    if (self->curve) {
+        /*  zcert_load reads <path> (public) and <path>_secret. */
+        char path[600];
+        snprintf (path, sizeof path, "%s/%s.key", self->keys_dir, me->id);
+        self->cert = zcert_load (path);
+        if (!self->cert || !strcmp (zcert_secret_txt (self->cert),
+                                    "0000000000000000000000000000000000000000")) {
+            snprintf (self->err, sizeof self->err, "transport: no certificate %s/%s.key_secret "
+                      "(run bin/pasar keys)", self->keys_dir, me->id);
+            return -1;
+        }
+        self->auth = zactor_new (zauth, NULL);
+        if (!self->auth || zstr_sendx (self->auth, "CURVE", self->keys_dir, NULL)
+            || zsock_wait (self->auth)) {
+            snprintf (self->err, sizeof self->err, "transport: cannot start zauth");
+            return -1;
+        }
+    }
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->router) {
+        snprintf (self->err, sizeof self->err, "transport: cannot make a socket");
+        return -1;
+    }
+    zsock_set_linger (self->router, 0);
+    zsock_set_rcvhwm (self->router, RT_PEER_QUEUE_MAX);
+    zsock_set_sndhwm (self->router, RT_PEER_QUEUE_MAX);
+    if (self->curve) {
+        zcert_apply (self->cert, self->router);
+        zsock_set_curve_server (self->router, 1);
+        zsock_set_zap_domain (self->router, "pasar");
+    }
+    if (zsock_bind (self->router, "%s", me->bind) < 0) {
+        snprintf (self->err, sizeof self->err, "transport: cannot bind %s (%s)", me->bind,
+                  zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    for (uint32_t p = 0; p < self->n; p++) {
+        if (p == self->self)
+            continue;
+        zsock_t *d = self->dealer[p] = zsock_new (ZMQ_DEALER);
+        if (!d) {
+            snprintf (self->err, sizeof self->err, "transport: cannot make a socket");
+            return -1;
+        }
+        zsock_set_identity (d, me->id);
+        zsock_set_linger (d, 0);
+        zsock_set_sndhwm (d, RT_PEER_QUEUE_MAX);
+        zsock_set_immediate (d, 1);     /* no queueing for a peer not connected */
+        zsock_set_reconnect_ivl (d, 100);
+        zsock_set_reconnect_ivl_max (d, 1000);
+        if (self->curve) {
+            char path[600];
+            snprintf (path, sizeof path, "%s/%s.key", self->keys_dir, self->nodes[p].id);
+            zcert_t *peer = zcert_load (path);
+            if (!peer) {
+                snprintf (self->err, sizeof self->err, "transport: no certificate %s/%s.key "
+                          "(run bin/pasar keys after adding a node)", self->keys_dir,
+                          self->nodes[p].id);
+                return -1;
+            }
+            zcert_apply (self->cert, d);
+            zsock_set_curve_serverkey (d, zcert_public_txt (peer));
+            zcert_destroy (&peer);
+        }
+        if (zsock_connect (d, "%s", self->nodes[p].bind) < 0) {
+            snprintf (self->err, sizeof self->err, "transport: cannot connect to %s",
+                      self->nodes[p].bind);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+s_cleanup (rt_transport_t *self)
+{
+    for (uint32_t i = 0; self->pending && i < RT_REMOTE_ASKS_MAX; i++)
+        if (self->pending[i].corr)
+            s_fail_pending (self, &self->pending[i], RT_ESTOPPED);
+    for (uint32_t p = 0; p < self->n; p++)
+        zsock_destroy (&self->dealer[p]);
+    zsock_destroy (&self->router);
+    zactor_destroy (&self->auth);
+    zcert_destroy (&self->cert);
+}
+
+static void
+s_actor (zsock_t *pipe, void *arg)
+{
+    rt_transport_t *self = arg;
+    /*  zactor_new waits for this one signal; self->err tells it how the
+        start went (written before the signal, so it sees it). */
+    if (s_sockets (self)) {
+        s_cleanup (self);
+        zsock_signal (pipe, 0);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    /*  Reads drain what is queued after each wake-up, never wait. */
+    zsock_set_rcvtimeo (pipe, 0);
+    zsock_set_rcvtimeo (self->router, 0);
+    zpoller_t *poller = zpoller_new (pipe, self->router, NULL);
+    int64_t next_beat = 0;
+    bool stop = false;
+    while (!stop) {
+        void *which = zpoller_wait (poller, RT_HEARTBEAT_MS / 2);
+        if (which == pipe) {
+            /*  Drain what is queued; "$TERM" (zactor_destroy) ends it. */
+            for (int i = 0; i < 1024; i++) {
+                zframe_t *f = zframe_recv (pipe);
+                if (!f)
+                    break;
+                if (zframe_streq (f, "$TERM"))
+                    stop = true;
+                else if (zframe_size (f) > sizeof (pipe_head_t))
+                    s_from_pipe (self, f);
+                zframe_destroy (&f);
+            }
+        }
+        else if (which == self->router) {
+            for (int i = 0; i < 1024; i++) {
+                zmsg_t *m = zmsg_recv (self->router);
+                if (!m)
+                    break;
+                s_from_peer (self, m);
+                zmsg_destroy (&m);
+            }
+        }
+        else if (zpoller_terminated (poller))
+            stop = true;
+        s_tick (self, &next_beat);
+    }
+    zpoller_destroy (&poller);
+    s_cleanup (self);
+}
+
+rt_transport_t *
+rt_transport_new (rt_runtime_t *rt, const rt_transport_options_t *o, char *err, size_t errlen)
+{
+    if (o->nnodes < 2 || o->nnodes > RT_NODES_MAX || o->self >= o->nnodes) {
+        snprintf (err, errlen, "transport: needs 2..%u nodes and this node among them",
+                  RT_NODES_MAX);
+        return NULL;
+    }
+    rt_transport_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->pending = calloc (RT_REMOTE_ASKS_MAX, sizeof *self->pending))) {
+        free (self);
+        snprintf (err, errlen, "transport: out of memory");
+        return NULL;
+    }
+    self->rt = rt;
+    self->n = (uint32_t) o->nnodes;
+    memcpy (self->nodes, o->nodes, o->nnodes * sizeof *o->nodes);
+    self->self = o->self;
+    self->epoch = o->epoch;
+    snprintf (self->keys_dir, sizeof self->keys_dir, "%s", o->keys_dir ? o->keys_dir : "keys");
+    self->curve = o->curve;
+    self->down_ms = o->peer_down_ms ? o->peer_down_ms : RT_PEER_DOWN_MS_DEFAULT;
+    self->start_ms = s_mono_ms ();
+    atomic_init (&self->next_corr, 1);
+    pthread_mutex_init (&self->send_lock, NULL);
+    zsys_set_pipehwm (RT_TRANSPORT_QUEUE_MAX);
+    zsys_handler_set (NULL);            /* the node owns its signals */
+    self->actor = zactor_new (s_actor, self);
+    if (!self->actor || self->err[0]) {
+        snprintf (err, errlen, "%s", self->err[0] ? self->err : "transport: cannot start");
+        rt_transport_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+rt_transport_destroy (rt_transport_t **p)
+{
+    if (!p || !*p)
+        return;
+    rt_transport_t *self = *p;
+    zactor_destroy (&self->actor);
+    pthread_mutex_destroy (&self->send_lock);
+    free (self->pending);
+    free (self);
+    *p = NULL;
+}

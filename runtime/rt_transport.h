@@ -1,0 +1,75 @@
+/*  =========================================================================
+    rt_transport.h - messages between nodes: ZeroMQ with CURVE, one thread
+
+    The transport thread (a czmq zactor) owns every socket: one ROUTER
+    bound on the node's `bind` address that peers send to, and one DEALER
+    per peer that this node sends with (routing id = this node's id, so the
+    receiver knows the sender). Every socket is CURVE: the ROUTER is a
+    CURVE server whose ZAP handler (czmq zauth) accepts only the public
+    keys in security.keys_dir; each DEALER is a CURVE client that knows its
+    peer's server key. Other threads hand frames to the transport thread
+    through the actor pipe (under a lock, never blocking: full queues fail
+    at once).
+
+    Frames (one ZeroMQ frame each, after the ROUTER's identity frame):
+      'H' [epoch:8]                               heartbeat, every 250 ms
+      'M' [corr:8][envelope]                      a message; corr != 0: an
+                                                  outside ask, answer wanted
+      'R' [corr:8][err:4][status:4][replayed:1][body]   that answer
+      'A' [shard:4][seq:8]                        outbox delivery acknowledged
+      'B' [payload]                               broadcast to every node
+
+    A receiver refuses a message stamped with another epoch, or for a shard
+    it does not own at its epoch (RT_ENOTOWNER): a shard is never served by
+    two owners. A peer that sent nothing for peer_down_ms is down: messages
+    for it fail at once with RT_EUNAVAILABLE, and asks waiting on it are
+    failed the moment it is seen down.
+    =========================================================================
+*/
+#ifndef RT_TRANSPORT_H_INCLUDED
+#define RT_TRANSPORT_H_INCLUDED
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "rt_config.h"
+
+typedef struct rt_transport rt_transport_t;
+typedef struct rt_runtime rt_runtime_t;
+struct rt_imsg;
+
+typedef struct {
+    const rt_node_conf_t *nodes;    /* copied */
+    size_t      nnodes;
+    uint32_t    self;               /* this node's index in nodes */
+    uint64_t    epoch;
+    const char *keys_dir;           /* <id>.key, <id>.key_secret (bin/pasar keys) */
+    bool        curve;              /* false only in tests of the refusal */
+    uint32_t    peer_down_ms;
+} rt_transport_options_t;
+
+/*  Bind, connect to every peer, start the thread. NULL with the reason in
+    err (address in use, missing certificate). */
+rt_transport_t *rt_transport_new (rt_runtime_t *rt, const rt_transport_options_t *o,
+                                  char *err, size_t errlen);
+void rt_transport_destroy (rt_transport_t **p);
+
+/*  Send msg to node (taken). A message with a future is an outside ask:
+    its answer completes the future. On failure the message is failed
+    (future completed with the error) and the error returned:
+    RT_EUNAVAILABLE (peer down), RT_EOVERLOADED (queue full). */
+int rt_transport_forward (rt_transport_t *self, uint32_t node, struct rt_imsg *msg);
+
+/*  Tell node that outbox entry (shard, seq) was delivered. */
+void rt_transport_ack (rt_transport_t *self, uint32_t node, uint32_t shard, uint64_t seq);
+
+/*  Every other node gets fn (payload) of rt_transport_on_broadcast, at most
+    once, if it is up. */
+int rt_transport_broadcast (rt_transport_t *self, const void *data, size_t len);
+typedef void (rt_broadcast_fn) (const void *data, size_t len, void *arg);
+void rt_transport_on_broadcast (rt_transport_t *self, rt_broadcast_fn *fn, void *arg);
+
+bool rt_transport_up (rt_transport_t *self, uint32_t node);
+/*  Every peer heard from, or silent for peer_down_ms since the start. */
+bool rt_transport_settled (rt_transport_t *self);
+
+#endif

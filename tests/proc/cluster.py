@@ -1,0 +1,90 @@
+"""A local cluster of real `bin/pasar node` processes on loopback: one
+generated cluster.toml, one data dir and log per node, CURVE keys made by
+`bin/pasar keys`."""
+import pathlib
+import signal
+import subprocess
+import time
+
+import requests
+
+from node import free_port
+
+
+class Cluster:
+    def __init__(self, pasar_bin, tmp, n, extra_toml="", peer_down_ms=1000):
+        self.bin = pathlib.Path(pasar_bin)
+        self.tmp = pathlib.Path(tmp)
+        self.ids = [f"n{i + 1}" for i in range(n)]
+        self.http = {i: free_port() for i in self.ids}
+        self.zmq = {i: free_port() for i in self.ids}
+        self.conf = self.tmp / "cluster.toml"
+        nodes = "".join(f"""
+[[node]]
+id = "{i}"
+bind = "tcp://127.0.0.1:{self.zmq[i]}"
+http = "127.0.0.1:{self.http[i]}"
+""" for i in self.ids)
+        self.conf.write_text(f"""
+[cluster]
+name = "test"
+shards = 32
+peer_down_ms = {peer_down_ms}
+[storage]
+data_dir = "{self.tmp / 'data'}"
+[security]
+keys_dir = "{self.tmp / 'keys'}"
+[auth]
+jwt_secret_file = "{self.tmp / 'keys' / 'jwt.secret'}"
+{extra_toml}
+{nodes}""")
+        subprocess.run([str(self.bin), "keys", "-c", str(self.conf)], check=True,
+                       capture_output=True)
+        self.procs = {}
+
+    def url(self, i):
+        return f"http://127.0.0.1:{self.http[i]}"
+
+    def log_path(self, i):
+        return self.tmp / f"{i}.log"
+
+    def logs(self, i):
+        return self.log_path(i).read_text(errors="replace")
+
+    def start(self, *ids, wait=True):
+        for i in ids or self.ids:
+            log = open(self.log_path(i), "ab")
+            self.procs[i] = subprocess.Popen(
+                [str(self.bin), "node", "-c", str(self.conf), "-n", i],
+                stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+        if wait:
+            self.wait_ready(*(ids or self.ids))
+        return self
+
+    def wait_ready(self, *ids, timeout=10):
+        deadline = time.monotonic() + timeout
+        for i in ids:
+            while True:
+                try:
+                    if requests.get(self.url(i) + "/readyz", timeout=0.5).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                assert self.procs[i].poll() is None, self.logs(i)
+                assert time.monotonic() < deadline, f"{i} not ready:\n" + self.logs(i)
+                time.sleep(0.05)
+
+    def kill(self, i):
+        self.procs[i].kill()
+        self.procs[i].wait(timeout=10)
+
+    def stop(self):
+        codes = {}
+        for i, p in self.procs.items():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for i, p in self.procs.items():
+            p.wait(timeout=20)
+            codes[i] = p.returncode
+        return codes
