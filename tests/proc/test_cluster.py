@@ -147,3 +147,27 @@ def test_curve_refuses_peers_without_the_right_keys(tmp_path, mode):
     assert c.stop() == {"n1": 0}
     assert refused, mode
     assert accepted
+
+
+def test_scripts_cluster_start_status_stop(tmp_path):
+    import os
+    import random
+    from conftest import ROOT
+    base = random.randrange(20000, 40000, 100)
+    env = dict(os.environ, PASAR_CLUSTER_DIR=str(tmp_path / "lc"), PASAR_BIN=str(BIN / "pasar"),
+               PASAR_HTTP_BASE=str(base), PASAR_ZMQ_BASE=str(base + 50))
+    script = str(ROOT / "scripts" / "cluster")
+    try:
+        out = subprocess.run([script, "start", "2"], env=env, capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.count("ready") == 2, out.stdout
+        r = _register(f"http://127.0.0.1:{base + 2}", "script@example.com")
+        assert r.status_code == 201, r.text
+        assert _login(f"http://127.0.0.1:{base + 1}", "script@example.com").status_code == 201
+        status = subprocess.run([script, "status"], env=env, capture_output=True, text=True)
+        assert status.stdout.count("ready") == 2
+        assert subprocess.run([script, "reload"], env=env, capture_output=True).returncode == 2
+    finally:
+        out = subprocess.run([script, "stop"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.count("stopped") == 2, out.stdout + out.stderr
