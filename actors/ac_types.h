@@ -20,7 +20,9 @@ enum {
     USER_CREATE = 1,        /* body: the user's fields; idempotent per id */
     USER_GET    = 2,        /* reply: the private view, or 404 */
     USER_AUTH   = 3,        /* reply {password_hash, status, role}: edge only */
-    USER_SESSION_CREATE = 4,/* body {session_id, device_name}; 201 {gen} */
+    USER_SESSION_CREATE = 4,/* body {session_id, device_name}; 200 {gen,
+                               rotated_ms, role, dropped?: the session
+                               removed to stay within AC_USER_SESSIONS_MAX} */
     USER_PATCH  = 5,        /* body: any of name, phone, city, avatar_url (nil
                                clears); reply: the private view */
     USER_PUBLIC = 6,        /* reply: the public profile, or 404 */

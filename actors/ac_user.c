@@ -300,11 +300,13 @@ s_drop_session (user_t *u, session_t *s)
 }
 
 static void
-s_reply_gen (rt_ctx_t *ctx, const user_t *u, const session_t *s)
+s_reply_gen (rt_ctx_t *ctx, const user_t *u, const session_t *s, const char *dropped)
 {
     ac_enc_t e;
     ac_enc_init (&e);
-    ac_enc_map (&e, 3);
+    ac_enc_map (&e, dropped ? 4 : 3);
+    if (dropped)
+        ac_enc_str (&e, "dropped", dropped);
     ac_enc_int (&e, "gen", s->gen);
     ac_enc_int (&e, "rotated_ms", s->rotated_ms);
     ac_enc_str (&e, "role", u->role);
@@ -326,12 +328,15 @@ s_session_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         rt_ctx_reject (ctx, u->exists ? 422 : 404, NULL, 0);
         return;
     }
+    char dropped[32] = "";
     if (u->nsessions == AC_USER_SESSIONS_MAX) {
-        /*  Drop the least recently used session to make room. */
+        /*  Drop the least recently used session to make room; its id goes
+            back so the edge refuses its access tokens at once. */
         size_t old = 0;
         for (size_t i = 1; i < u->nsessions; i++)
             if (u->sessions[i].last_seen_ms < u->sessions[old].last_seen_ms)
                 old = i;
+        strcpy (dropped, u->sessions[old].id);
         s_drop_session (u, &u->sessions[old]);
     }
     session_t *s = &u->sessions[u->nsessions++];
@@ -342,7 +347,7 @@ s_session_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     s->gen = 1;
     ac_map_destroy (&m);
     rt_ctx_changed (ctx);
-    s_reply_gen (ctx, u, s);
+    s_reply_gen (ctx, u, s, dropped[0] ? dropped : NULL);
 }
 
 /*  Presented generation g of session sid (its secret already checked by
@@ -367,11 +372,11 @@ s_session_refresh (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         s->gen++;
         s->rotated_ms = s->last_seen_ms = now;
         rt_ctx_changed (ctx);
-        s_reply_gen (ctx, u, s);
+        s_reply_gen (ctx, u, s, NULL);
         return;
     }
     if (g == s->gen - 1 && now - s->rotated_ms <= AC_REFRESH_GRACE_MS) {
-        s_reply_gen (ctx, u, s);
+        s_reply_gen (ctx, u, s, NULL);
         return;
     }
     s_drop_session (u, s);

@@ -143,6 +143,7 @@ cmd_node (int argc, char **argv)
                         .idem_retention_s = conf->idem_retention_s,
                         .ask_timeout_ms = conf->ask_timeout_ms, .log_requests = true,
                         .redis_url = conf->redis_enabled ? conf->redis_url : NULL,
+                        .chaos = conf->chaos,
                         .admin_emails = conf->admin_emails, .fingerprint_key = fp_key,
                         .refresh_key = refresh_key,
                         .jwt = { .key = jwt_key, .key_len = sizeof jwt_key,

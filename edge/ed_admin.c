@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ed_admin.h"
+#include "runtime/rt_error.h"
 #include "ed_server.h"
 #include "ed_acct.h"
 #include "ed_mp.h"
@@ -122,4 +123,29 @@ ed_admin_user_status (ed_req_t *req)
         return;
     }
     ed_reply_json (req, 200, user);
+}
+
+void
+ed_admin_kill_actor (ed_req_t *req)
+{
+    const ed_options_t *o = ed_server_options (ed_req_server (req));
+    if (!o->chaos) {
+        ed_reply_problem (req, ED_P_NOT_FOUND, "only with [debug] chaos = true");
+        return;
+    }
+    rt_runtime_t *rt = ed_req_runtime (req);
+    const char *key = ed_req_capture (req, "key");
+    uint16_t type = rt_type_id (rt, ed_req_capture (req, "type"));
+    int rc = type ? rt_kill (rt, type, key, strlen (key)) : RT_ENOTYPE;
+    if (rc == RT_ENOTYPE || rc == RT_EINVAL) {
+        ed_reply_problem (req, ED_P_NOT_FOUND, "no such actor type or key");
+        return;
+    }
+    if (rc) {
+        ed_reply_rt_error (req, rc);
+        return;
+    }
+    rt_log ("warn", "chaos.kill", "\"type\":\"%s\",\"by\":\"%s\"", ed_req_capture (req, "type"),
+            ed_req_user (req));
+    ed_reply_bytes (req, 204, "application/json", "", 0);
 }

@@ -10,4 +10,8 @@ void ed_admin_flag (ed_req_t *req, const char *kind, const char *user_id, const 
 ed_handler_fn ed_admin_flags;           /* GET /v1/admin/flags */
 ed_handler_fn ed_admin_user_status;     /* POST /v1/admin/users/{id}/status */
 
+/*  POST /v1/admin/actors/{type}/{key}/kill: drop the actor's memory and
+    mailbox as a crash would, wherever it lives ([debug] chaos only). */
+ed_handler_fn ed_admin_kill_actor;
+
 #endif

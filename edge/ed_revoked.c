@@ -122,14 +122,27 @@ ed_revoked_has (ed_revoked_t *self, const char *sid, int64_t now_ms)
     return ed_ttlmap_get (self->map, sid, now_ms, NULL, NULL);
 }
 
+/*  Since when this node may have missed revocations: its start, or the last
+    time it lost or regained a peer (a broadcast then may not have reached
+    everyone: a partition, a frozen process). */
+static int64_t
+s_horizon (ed_revoked_t *self)
+{
+    int64_t changed = self->rt ? rt_cluster_changed_ms (self->rt) : 0;
+    return changed > self->start_ms ? changed : self->start_ms;
+}
+
 bool
 ed_revoked_unsure (ed_revoked_t *self, const char *sid, int64_t iat_s, int64_t now_ms)
 {
-    return iat_s * 1000 < self->start_ms && !ed_ttlmap_get (self->live, sid, now_ms, NULL, NULL);
+    int64_t horizon = s_horizon (self), checked_ms = 0;
+    if (iat_s * 1000 >= horizon)
+        return false;
+    return !ed_ttlmap_get (self->live, sid, now_ms, &checked_ms, NULL) || checked_ms < horizon;
 }
 
 void
 ed_revoked_live (ed_revoked_t *self, const char *sid, int64_t until_ms)
 {
-    ed_ttlmap_put (self->live, sid, 1, 0, until_ms);
+    ed_ttlmap_put (self->live, sid, rt_now_ms (), 0, until_ms);
 }

@@ -39,10 +39,12 @@ bool ed_revoked_has (ed_revoked_t *self, const char *sid, int64_t now_ms);
 
 /*  A token issued (iat_s) before this set was made may belong to a
     session revoked while the node was not running: the node-local set
-    died with the process, and Redis may have lost its copy too. True when
-    the session must be checked with its user actor first; false once
-    ed_revoked_live has recorded that it still exists (until its tokens
-    expire). One ask per such session per start, then memory. */
+    died with the process, and Redis may have lost its copy too. Likewise
+    a token older than the last time this node lost or regained a peer
+    (rt_cluster_changed_ms): a revocation broadcast then may not have
+    reached it. True when the session must be checked with its user actor
+    first; false once ed_revoked_live has recorded, since then, that it
+    still exists. One query per such session per start or partition. */
 bool ed_revoked_unsure (ed_revoked_t *self, const char *sid, int64_t iat_s, int64_t now_ms);
 void ed_revoked_live (ed_revoked_t *self, const char *sid, int64_t until_ms);
 

@@ -36,6 +36,8 @@ const ed_route_t ed_routes[] = {
     { "GET",   "/v1/users/{id}/presence", ED_AUTH_USER, ED_IDEM_NONE, 0, NULL,   ed_presence_get },
     { "POST",  "/v1/presence/heartbeat", ED_AUTH_USER, ED_IDEM_NONE, 0, NULL,    ed_presence_heartbeat },
     { "GET",   "/v1/cluster",        ED_AUTH_ADMIN, ED_IDEM_NONE, 0,    NULL,   ed_ops_cluster },
+    { "POST",  "/v1/admin/actors/{type}/{key}/kill", ED_AUTH_ADMIN, ED_IDEM_NONE, 0, NULL,
+                                                   ed_admin_kill_actor },
     { "GET",   "/v1/admin/flags",    ED_AUTH_ADMIN, ED_IDEM_NONE, 0,    NULL,   ed_admin_flags },
     { "POST",  "/v1/admin/users/{id}/status", ED_AUTH_ADMIN, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
                                                    ed_admin_status_schema,      ed_admin_user_status },

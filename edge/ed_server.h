@@ -40,6 +40,9 @@ typedef struct {
     /*  [redis] url, or NULL: shared throttling counters, revoked sessions
         and presence (node-local stand-ins otherwise). */
     const char    *redis_url;
+    /*  [debug] chaos: POST /v1/admin/actors/{type}/{key}/kill works (404
+        otherwise). For chaos tests, never in production. */
+    bool           chaos;
 } ed_options_t;
 
 /*  Start serving. NULL with a reason in err on failure (port taken). */

@@ -132,6 +132,12 @@ ed_sessions_create (ed_req_t *req)
         ed_reply_rt_error (req, rc);
         return;
     }
+    ac_map_t *m = rep.status == 200 ? ac_map_decode (rep.body, rep.body_len) : NULL;
+    const char *dropped = m ? ac_map_str (m, "dropped") : NULL;
+    if (dropped)            /* the oldest session made room: its tokens stop now */
+        ed_revoked_add (ed_server_revoked (ed_req_server (req)), dropped,
+                        rt_now_ms () + (int64_t) ed_server_options (ed_req_server (req))->jwt.ttl_s * 1000);
+    ac_map_destroy (&m);
     s_answer_pair (req, 201, uid, sid, &rep);
 }
 

@@ -136,3 +136,9 @@ rt_cluster_broadcast_in (const void *data, size_t len, void *arg)
         self->on_broadcast (data, len, self->on_broadcast_arg);
     pthread_mutex_unlock (&self->bc_lock);
 }
+
+int64_t
+rt_cluster_changed_ms (rt_runtime_t *self)
+{
+    return self->transport ? rt_transport_changed_ms (self->transport) : 0;
+}

@@ -272,6 +272,15 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
     out->map_size_bytes = st_store_map_size (self->store);
 }
 
+uint16_t
+rt_type_id (rt_runtime_t *self, const char *name)
+{
+    for (uint16_t t = 1; t < RT_TYPES_MAX; t++)
+        if (self->types[t] && !strcmp (self->types[t]->name, name))
+            return t;
+    return 0;
+}
+
 size_t
 rt_type_stats (rt_runtime_t *self, rt_type_stats_t *out, size_t max)
 {

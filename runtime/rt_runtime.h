@@ -115,6 +115,9 @@ int64_t rt_now_ms (void);
     asks get RT_EKILLED). Its next message reloads committed state. */
 int rt_kill (rt_runtime_t *self, uint16_t type, const char *key, size_t len);
 
+/*  The id a type was registered under, by its name; 0 when none. */
+uint16_t rt_type_id (rt_runtime_t *self, const char *name);
+
 /*  0 while the runtime can make progress; otherwise the error that
     stopped its store (a failed commit: the node must restart, see
     st_commit.h). */
@@ -166,6 +169,11 @@ void rt_cluster_view (rt_runtime_t *self, rt_cluster_view_t *out);
 /*  Every peer knows whether it is up, or has waited long enough to tell:
     /readyz. True on a single node. */
 bool rt_cluster_settled (rt_runtime_t *self);
+
+/*  Wall-clock ms of the last change in which peers this node could reach
+    (or of it waking from a freeze): broadcasts sent before it may not have
+    reached everyone. 0 on a single node, or if it never happened. */
+int64_t rt_cluster_changed_ms (rt_runtime_t *self);
 
 /*  Soft state every node should hear of at once (a revoked session): sent
     to each peer that is up, at most once; no-op on a single node. fn runs

@@ -29,6 +29,9 @@ struct rt_transport {
     int64_t         start_ms;
     char            err[1400];          /* why the thread could not start */
     _Atomic int64_t last_seen[RT_NODES_MAX];
+    _Atomic int64_t changed_ms;         /* wall clock of the last peer
+                                           up/down, or of waking from a freeze */
+    int64_t         last_tick;
     atomic_bool     up[RT_NODES_MAX];
     atomic_uint_fast64_t next_corr;
     rt_broadcast_fn *on_broadcast;
@@ -180,6 +183,12 @@ bool
 rt_transport_up (rt_transport_t *self, uint32_t node)
 {
     return node == self->self || (node < self->n && atomic_load (&self->up[node]));
+}
+
+int64_t
+rt_transport_changed_ms (rt_transport_t *self)
+{
+    return atomic_load (&self->changed_ms);
 }
 
 bool
@@ -356,6 +365,14 @@ static void
 s_tick (rt_transport_t *self, int64_t *next_beat)
 {
     int64_t now = s_mono_ms ();
+    /*  This thread wakes every few tens of ms; a longer gap means the whole
+        process was stopped (SIGSTOP, a VM pause): peers may have given up
+        on us and missed our news, and we theirs. */
+    if (self->last_tick && now - self->last_tick > self->down_ms) {
+        atomic_store (&self->changed_ms, rt_now_ms ());
+        rt_log ("warn", "transport.frozen", "\"ms\":%lld", (long long) (now - self->last_tick));
+    }
+    self->last_tick = now;
     if (now >= *next_beat) {
         uint8_t hb[9] = { 'H' };
         s_put64 (hb + 1, self->epoch);
@@ -374,6 +391,7 @@ s_tick (rt_transport_t *self, int64_t *next_beat)
         bool up = seen && now - seen < self->down_ms;
         if (up != atomic_exchange (&self->up[p], up)) {
             went_down[p] = !up;
+            atomic_store (&self->changed_ms, rt_now_ms ());
             rt_log (up ? "info" : "warn", up ? "peer.up" : "peer.down",
                     "\"peer\":\"%s\"", self->nodes[p].id);
         }

@@ -69,6 +69,10 @@ typedef void (rt_broadcast_fn) (const void *data, size_t len, void *arg);
 void rt_transport_on_broadcast (rt_transport_t *self, rt_broadcast_fn *fn, void *arg);
 
 bool rt_transport_up (rt_transport_t *self, uint32_t node);
+
+/*  Wall-clock ms of the last time a peer went up or down, or this node
+    woke from a freeze longer than peer_down_ms; 0 if never. */
+int64_t rt_transport_changed_ms (rt_transport_t *self);
 /*  Every peer heard from, or silent for peer_down_ms since the start. */
 bool rt_transport_settled (rt_transport_t *self);
 
