@@ -100,7 +100,7 @@ ed_ops_metrics (ed_req_t *req)
         { "pasar_refused_overloaded_total", "counter", "Messages refused: mailbox or inbox full.", st.refused_overloaded },
         { "pasar_asks_expired_total", "counter", "Asks dropped unrun: deadline passed in the queue.", st.expired },
         { "pasar_reads_total", "counter", "Queries answered from a committed snapshot (rt_read).", st.reads },
-        { "pasar_reads_asked_total", "counter", "Queries sent to the actor instead: no snapshot reader free.", st.reads_asked },
+        { "pasar_reads_asked_total", "counter", "Queries sent to the actor instead: no snapshot reader free, or its shard is on another node.", st.reads_asked },
         { "pasar_idempotency_replays_total", "counter", "Answers served from idempotency records.", st.idem_replays },
         { "pasar_reminders_fired_total", "counter", "Reminders fired.", st.reminders_fired },
         { "pasar_outbox_pending", "gauge", "Outbox messages not yet acknowledged.", st.outbox_pending },

@@ -103,8 +103,8 @@ void rt_reply_free (rt_reply_t *reply);
     The snapshot holds every write whose reply has been released (replies
     leave only after their commit), so a client reads its own writes; it
     does not hold turns still committing, which nobody has been told of.
-    Without a free snapshot reader (RT_READERS_MAX in use) it is an
-    ordinary rt_ask. Returns reply->err; RT_EINVAL also for a message type
+    Without a free snapshot reader (RT_READERS_MAX in use), or for a shard
+    another node owns, it is an ordinary rt_ask. Returns reply->err; RT_EINVAL also for a message type
     that is not a query, or a handler that tried to change anything. */
 int rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t *reply);
 

@@ -1,6 +1,7 @@
 """Start a real `bin/pasar node` on a free loopback port for black-box tests."""
 import os
 import pathlib
+import random
 import signal
 import socket
 import subprocess
@@ -10,9 +11,18 @@ import requests
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range: a port the kernel hands out
+    for outgoing connections (ZeroMQ reconnects make many) could be taken
+    between choosing it here and the node binding it."""
+    low = int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(10000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class Node:

@@ -153,7 +153,7 @@ def test_scripts_cluster_start_status_stop(tmp_path):
     import os
     import random
     from conftest import ROOT
-    base = random.randrange(20000, 40000, 100)
+    base = random.randrange(10000, 32000, 100)     # below the ephemeral range
     env = dict(os.environ, PASAR_CLUSTER_DIR=str(tmp_path / "lc"), PASAR_BIN=str(BIN / "pasar"),
                PASAR_HTTP_BASE=str(base), PASAR_ZMQ_BASE=str(base + 50))
     script = str(ROOT / "scripts" / "cluster")

@@ -182,16 +182,16 @@ const rt_type_def_t counter_type = {
     .reads = 1ull << CTR_GET | 1ull << CTR_NOOP | 1ull << CTR_BAD_QUERY,
 };
 
-int
-counter_ask (rt_runtime_t *rt, const char *key, int msg, const char *body,
-             long long *value, int timeout_ms)
+static int
+s_call (rt_runtime_t *rt, const char *key, int msg, const char *body, long long *value,
+        int timeout_ms, bool read)
 {
     rt_request_t req = {
         .to_type = COUNTER_TYPE, .to_key = key, .to_key_len = strlen (key),
         .msg_type = (uint16_t) msg, .body = body, .body_len = body ? strlen (body) : 0,
     };
     rt_reply_t rep;
-    int rc = rt_ask (rt, &req, timeout_ms, &rep);
+    int rc = read ? rt_read (rt, &req, timeout_ms, &rep) : rt_ask (rt, &req, timeout_ms, &rep);
     if (rc == 0 && value) {
         char buf[32] = { 0 };
         memcpy (buf, rep.body, rep.body_len < 31 ? rep.body_len : 31);
@@ -200,4 +200,17 @@ counter_ask (rt_runtime_t *rt, const char *key, int msg, const char *body,
     int status = rc ? rc : rep.status;
     rt_reply_free (&rep);
     return status;
+}
+
+int
+counter_ask (rt_runtime_t *rt, const char *key, int msg, const char *body,
+             long long *value, int timeout_ms)
+{
+    return s_call (rt, key, msg, body, value, timeout_ms, false);
+}
+
+int
+counter_read (rt_runtime_t *rt, const char *key, int msg, long long *value)
+{
+    return s_call (rt, key, msg, NULL, value, 5000, true);
 }

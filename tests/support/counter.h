@@ -28,6 +28,9 @@ extern const rt_type_def_t counter_type;
 int counter_ask (rt_runtime_t *rt, const char *key, int msg, const char *body,
                  long long *value, int timeout_ms);
 
+/*  The same through rt_read (a query on the committed state). */
+int counter_read (rt_runtime_t *rt, const char *key, int msg, long long *value);
+
 /*  Ping-pong bench hook: called when a CTR_PING with n == 0 arrives. */
 extern void (*counter_on_ping_done) (void);
 

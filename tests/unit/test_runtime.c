@@ -467,23 +467,6 @@ test_bad_requests (void **state)
     rt_runtime_destroy (&rt);
 }
 
-static int
-s_read (rt_runtime_t *rt, const char *key, int msg, long long *value)
-{
-    rt_request_t req = { .to_type = COUNTER_TYPE, .to_key = key, .to_key_len = strlen (key),
-                         .msg_type = (uint16_t) msg };
-    rt_reply_t rep;
-    int rc = rt_read (rt, &req, 5000, &rep);
-    if (rc == 0 && value) {
-        char buf[32] = { 0 };
-        memcpy (buf, rep.body, rep.body_len < 31 ? rep.body_len : 31);
-        *value = atoll (buf);
-    }
-    int status = rc ? rc : rep.status;
-    rt_reply_free (&rep);
-    return status;
-}
-
 static void *
 s_inc_forever (void *p)
 {
@@ -501,19 +484,19 @@ test_read_committed_state (void **state)
     (void) state;
     rt_runtime_t *rt = s_open (NULL);
     long long v = -1;
-    assert_int_equal (s_read (rt, "fresh", CTR_GET, &v), 200);
+    assert_int_equal (counter_read (rt, "fresh", CTR_GET, &v), 200);
     assert_int_equal (v, 0);
     assert_int_equal (counter_ask (rt, "q", CTR_INC, "3", NULL, 5000), 200);
-    assert_int_equal (s_read (rt, "q", CTR_GET, &v), 200);
+    assert_int_equal (counter_read (rt, "q", CTR_GET, &v), 200);
     assert_int_equal (v, 3);
     /*  Not queries: refused before anything runs. */
-    assert_int_equal (s_read (rt, "q", CTR_INC, NULL), RT_EINVAL);
+    assert_int_equal (counter_read (rt, "q", CTR_INC, NULL), RT_EINVAL);
     /*  Declared a query but changes state, or answers nothing: refused,
         and the actor's state is untouched (resident or on disk). */
-    assert_int_equal (s_read (rt, "q", CTR_BAD_QUERY, NULL), RT_EINVAL);
-    assert_int_equal (s_read (rt, "q", CTR_NOOP, NULL), RT_EINVAL);
+    assert_int_equal (counter_read (rt, "q", CTR_BAD_QUERY, NULL), RT_EINVAL);
+    assert_int_equal (counter_read (rt, "q", CTR_NOOP, NULL), RT_EINVAL);
     assert_int_equal (s_get (rt, "q"), 3);
-    assert_int_equal (s_read (rt, "q", CTR_GET, &v), 200);
+    assert_int_equal (counter_read (rt, "q", CTR_GET, &v), 200);
     assert_int_equal (v, 3);
     /*  Read your writes while another thread keeps writing. */
     inc_arg_t bg = { .rt = rt, .n = 0 };
@@ -523,7 +506,7 @@ test_read_committed_state (void **state)
     for (int i = 0; i < 300; i++) {
         long long mine = 0, seen = 0;
         assert_int_equal (counter_ask (rt, "rw", CTR_INC, "1", &mine, 5000), 200);
-        assert_int_equal (s_read (rt, "rw", CTR_GET, &seen), 200);
+        assert_int_equal (counter_read (rt, "rw", CTR_GET, &seen), 200);
         assert_true (seen >= mine);
         assert_true (seen >= last);
         last = seen;
