@@ -325,6 +325,14 @@ s_apply (ectx_t *e, rt_config_t *conf, const rt_toml_t *doc)
                 return s_fail (e, node_line[i], 1, "node.http", "'%s' is used twice", n->http);
         }
     }
+    /*  Between nodes everything is CURVE: the switch exists for one node
+        alone (which has no node-to-node traffic), never for a cluster. */
+    for (size_t i = 0; i < rt_toml_count (doc) && !conf->curve && conf->node_count > 1; i++) {
+        const rt_toml_entry_t *t = rt_toml_at (doc, i);
+        if (!strcmp (t->path, "security.curve"))
+            return s_fail (e, t->line, t->col, "security.curve",
+                           "cannot be false with more than one [[node]]");
+    }
     return 0;
 }
 

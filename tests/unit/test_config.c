@@ -151,6 +151,8 @@ test_errors (void **state)
     s_bad ("[[node]]\nid = \"n1\"\nhttp = \"127.0.0.1:8080\"\n", "1:1", "has no bind");
     s_bad ("[redis]\n" NODE, "1:1", "redis.url: required when [redis] is present");
     s_bad ("node = 3\n", "1:1", "node");
+    s_bad ("[security]\ncurve = false\n" NODE "\n[[node]]\nid = \"n2\"\nbind = \"tcp://127.0.0.1:7102\"\n"
+           "http = \"127.0.0.1:8082\"\n", "2:1", "security.curve: cannot be false");
 }
 
 static void
