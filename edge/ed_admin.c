@@ -11,6 +11,7 @@
 #include "ed_acct.h"
 #include "ed_mp.h"
 #include "ed_revoked.h"
+#include "ed_sessions.h"
 #include "runtime/rt_log.h"
 #include "actors/ac_types.h"
 #include "actors/ac_codec.h"
@@ -104,11 +105,10 @@ ed_admin_user_status (ed_req_t *req)
     ac_map_t *m = ac_map_decode (rep.body, rep.body_len);
     size_t len = 0;
     const uint8_t *ids = m ? ac_map_bin (m, "revoked", &len) : NULL;
-    const ed_options_t *o = ed_server_options (ed_req_server (req));
     for (size_t off = 0; ids && off + 32 <= len; off += 32) {
         char sid[33];
         s_str (sid, sizeof sid, ids + off, 32);
-        ed_revoked_add (ed_server_revoked (ed_req_server (req)), sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
+        ed_sessions_end (req, sid);
     }
     ac_map_destroy (&m);
     char reason[160];

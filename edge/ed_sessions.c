@@ -135,8 +135,7 @@ ed_sessions_create (ed_req_t *req)
     ac_map_t *m = rep.status == 200 ? ac_map_decode (rep.body, rep.body_len) : NULL;
     const char *dropped = m ? ac_map_str (m, "dropped") : NULL;
     if (dropped)            /* the oldest session made room: its tokens stop now */
-        ed_revoked_add (ed_server_revoked (ed_req_server (req)), dropped,
-                        rt_now_ms () + (int64_t) ed_server_options (ed_req_server (req))->jwt.ttl_s * 1000);
+        ed_sessions_end (req, dropped);
     ac_map_destroy (&m);
     s_answer_pair (req, 201, uid, sid, &rep);
 }
@@ -290,8 +289,7 @@ ed_sessions_refresh (ed_req_t *req)
         ac_map_t *m = ac_map_decode (rep.body, rep.body_len);
         int64_t revoked = 0;
         if (m && ac_map_int (m, "revoked", &revoked) && revoked) {
-            const ed_options_t *o = ed_server_options (ed_req_server (req));
-            ed_revoked_add (ed_server_revoked (ed_req_server (req)), sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
+            ed_sessions_end (req, sid);
             ed_admin_flag (req, "refresh_reuse", uid, "a replaced refresh token was replayed");
         }
         ac_map_destroy (&m);
@@ -366,9 +364,15 @@ ed_sessions_revoke (ed_req_t *req)
         ed_reply_problem (req, ED_P_NOT_FOUND, NULL);
         return;
     }
-    const ed_options_t *o = ed_server_options (ed_req_server (req));
-    ed_revoked_add (ed_server_revoked (ed_req_server (req)), sid, rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000);
+    ed_sessions_end (req, sid);
     ed_reply_bytes (req, 204, "application/json", "", 0);
+}
+
+/*  When the last access token issued until now expires. */
+static int64_t
+s_last_token_expiry (ed_req_t *req)
+{
+    return rt_now_ms () + (int64_t) ed_server_options (ed_req_server (req))->jwt.ttl_s * 1000;
 }
 
 int
@@ -388,14 +392,18 @@ ed_sessions_check (ed_req_t *req, char status[16])
     snprintf (status, 16, "%s", st ? st : "unknown");
     ac_map_destroy (&m);
     rt_reply_free (&rep);
-    ed_revoked_t *rv = ed_server_revoked (ed_req_server (req));
-    const ed_options_t *o = ed_server_options (ed_req_server (req));
-    /*  Until the last token the session could have had before this node
-        started has expired: newer tokens are not checked at all. */
-    int64_t until = rt_now_ms () + (int64_t) o->jwt.ttl_s * 1000;
+    /*  Remembered until the last token the session could have had before
+        now has expired: newer tokens are not checked at all. */
     if (live == 200)
-        ed_revoked_live (rv, ed_req_session (req), until);
+        ed_revoked_live (ed_server_revoked (ed_req_server (req)), ed_req_session (req),
+                         s_last_token_expiry (req));
     else if (live == 401)
-        ed_revoked_add (rv, ed_req_session (req), until);
+        ed_sessions_end (req, ed_req_session (req));
     return live;
+}
+
+void
+ed_sessions_end (ed_req_t *req, const char *sid)
+{
+    ed_revoked_add (ed_server_revoked (ed_req_server (req)), sid, s_last_token_expiry (req));
 }

@@ -16,4 +16,9 @@ ed_handler_fn ed_sessions_revoke;   /* DELETE /v1/sessions/{id} */
     did not answer. */
 int ed_sessions_check (ed_req_t *req, char status[16]);
 
+/*  Refuse session sid's access tokens on every node from now until the
+    last one it could have been issued expires (logout, reuse, ban, a
+    session dropped to make room). */
+void ed_sessions_end (ed_req_t *req, const char *sid);
+
 #endif
