@@ -4,7 +4,9 @@
     Signals are blocked in every thread and taken by sigwait in the main
     thread, so no handler ever runs inside a worker: SIGTERM/SIGINT drain
     (stop the edge, let submitted commits land, close the store) and exit
-    0; SIGHUP re-reads cluster.toml and reports whether it is valid.
+    0; SIGHUP re-reads cluster.toml and applies a membership change (new
+    [[node]] list and a higher epoch: shards move, see rt_reload). A node
+    that is no longer in the file hands its shards off and then exits 0.
     =========================================================================
 */
 #include <getopt.h>
@@ -46,25 +48,31 @@ s_keys (const char *path, uint8_t jwt_key[32], uint8_t key[32], uint8_t refresh_
     return 0;
 }
 
+/*  Apply the membership of the file at path. Only [[node]] and epoch are
+    taken; other settings need a restart (logged when they differ in ways
+    this can see: the shard count). */
 static int
-s_reload (const char *path, const rt_config_t *running)
+s_reload (const char *path, rt_runtime_t *rt, uint64_t *epoch)
 {
-    char err[512];
+    char err[512], esc[600];
     rt_config_t *conf = rt_config_load (path, err, sizeof err);
     if (!conf) {
-        char esc[600];
         rt_log ("error", "config.reload_rejected", "\"error\":\"%s\"",
                 rt_log_escape (err, esc, sizeof esc));
         return 1;
     }
-    /*  Membership changes (shard handoff) arrive with the cluster work;
-        until then a changed epoch or node list is reported, not applied. */
-    bool changed = conf->epoch != running->epoch || conf->node_count != running->node_count;
-    rt_log (changed ? "warn" : "info", "config.reload",
-            "\"epoch\":%llu,\"nodes\":%zu,\"applied\":false,\"membership_changed\":%s",
-            (unsigned long long) conf->epoch, conf->node_count, changed ? "true" : "false");
+    int rc = 0;
+    if (conf->epoch == *epoch)
+        rt_log ("info", "config.reload", "\"epoch\":%llu,\"applied\":false,"
+                "\"why\":\"same epoch: no membership change to apply\"",
+                (unsigned long long) conf->epoch);
+    else if ((rc = rt_reload (rt, conf->nodes, conf->node_count, conf->epoch, err, sizeof err)))
+        rt_log ("error", "config.reload_rejected", "\"epoch\":%llu,\"error\":\"%s\"",
+                (unsigned long long) conf->epoch, rt_log_escape (err, esc, sizeof esc));
+    else
+        *epoch = conf->epoch;
     rt_config_destroy (&conf);
-    return 0;
+    return rc ? 1 : 0;
 }
 
 int
@@ -162,12 +170,17 @@ cmd_node (int argc, char **argv)
             "\"node\":\"%s\",\"http\":\"%s\",\"data_dir\":\"%s\",\"shards\":%u,\"epoch\":%llu",
             me->id, me->http, dir, conf->shards, (unsigned long long) conf->epoch);
     int rc_exit = 0;
+    uint64_t epoch = conf->epoch;
     for (;;) {
         /*  Wake twice a second to notice a failed store: fail-stop, so a
             supervisor restarts the node from what is on disk. */
         struct timespec tick = { 0, 500 * 1000000L };
         int sig = sigtimedwait (&sigs, NULL, &tick);
         if (sig < 0) {
+            if (rt_drained (rt)) {
+                rt_log ("info", "node.drained", "\"node\":\"%s\"", me->id);
+                break;
+            }
             int failed = rt_failed (rt);
             if (!failed)
                 continue;
@@ -177,7 +190,7 @@ cmd_node (int argc, char **argv)
             break;
         }
         if (sig == SIGHUP) {
-            s_reload (path, conf);
+            s_reload (path, rt, &epoch);
             continue;
         }
         rt_log ("info", "node.draining", "\"node\":\"%s\",\"signal\":%d", me->id, sig);

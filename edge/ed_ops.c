@@ -39,9 +39,10 @@ ed_ops_cluster (ed_req_t *req)
     rt_cluster_view (ed_req_runtime (req), &v);
     json_t *nodes = json_array ();
     for (size_t i = 0; nodes && i < v.nnodes; i++)
-        json_array_append_new (nodes, json_pack ("{s:s, s:s, s:b, s:i}", "id", v.nodes[i].id,
+        json_array_append_new (nodes, json_pack ("{s:s, s:s, s:b, s:i, s:b}", "id", v.nodes[i].id,
                                                  "http", v.nodes[i].http, "up", v.nodes[i].up,
-                                                 "shards_owned", (int) v.nodes[i].shards_owned));
+                                                 "shards_owned", (int) v.nodes[i].shards_owned,
+                                                 "leaving", v.nodes[i].leaving));
     const ed_options_t *o = ed_server_options (ed_req_server (req));
     ed_reply_json (req, 200, json_pack ("{s:s, s:I, s:i, s:o, s:i}", "name", o->cluster_name,
                                         "epoch", (json_int_t) v.epoch, "shards", (int) v.shards,
@@ -109,6 +110,17 @@ ed_ops_metrics (ed_req_t *req)
         { "pasar_commit_batches_total", "counter", "LMDB write transactions (group commits).", st.commit_batches },
         { "pasar_commit_records_total", "counter", "Turn records committed.", st.commit_records },
         { "pasar_store_map_size_bytes", "gauge", "LMDB map size.", st.map_size_bytes },
+        { "pasar_shards_owned", "gauge", "Shards this node serves.", st.shards_owned },
+        { "pasar_shards_moving_out", "gauge", "Shards this node is handing to their new owner.", st.shards_moving_out },
+        { "pasar_shards_moving_in", "gauge", "Shards this node waits to receive.", st.shards_moving_in },
+        { "pasar_handoff_shards_out_total", "counter", "Shards handed to another node.", st.handoff_shards_out },
+        { "pasar_handoff_shards_in_total", "counter", "Shards received from another node.", st.handoff_shards_in },
+        { "pasar_handoff_bytes_out_total", "counter", "Shard data sent in handoffs.", st.handoff_bytes_out },
+        { "pasar_handoff_bytes_in_total", "counter", "Shard data received in handoffs.", st.handoff_bytes_in },
+        { "pasar_handoff_restarts_total", "counter", "Handoffs started over (receiver down, silent or refusing).", st.handoff_restarts },
+        { "pasar_handoff_waiting", "gauge", "Messages waiting for their shard's move to end.", st.handoff_waiting },
+        { "pasar_handoff_waited_total", "counter", "Messages that waited for a move.", st.handoff_waited },
+        { "pasar_handoff_wait_expired_total", "counter", "Messages that gave up waiting for a move (503).", st.handoff_wait_expired },
         { "pasar_store_failed", "gauge", "1 once a commit failed (fail-stop: the node exits and must be restarted).",
           rt_failed (rt) != 0 },
     };
@@ -121,6 +133,12 @@ ed_ops_metrics (ed_req_t *req)
                    "# HELP pasar_commit_seconds_max Longest single commit.\n"
                    "# TYPE pasar_commit_seconds_max gauge\npasar_commit_seconds_max %.6f\n",
                    (double) st.commit_ns_total / 1e9, (double) st.commit_ns_max / 1e9);
+    ed_buf_printf (&buf, &len, &cap,
+                   "# HELP pasar_handoff_seconds_total Time shards spent moving, summed per shard.\n"
+                   "# TYPE pasar_handoff_seconds_total counter\n"
+                   "pasar_handoff_seconds_total{direction=\"out\"} %.3f\n"
+                   "pasar_handoff_seconds_total{direction=\"in\"} %.3f\n",
+                   (double) st.handoff_ns_out / 1e9, (double) st.handoff_ns_in / 1e9);
     s_hist (&buf, &len, &cap, "pasar_commit_batch_records", "Records per commit batch.",
             &st.commit_batch_records, 1);
     s_hist (&buf, &len, &cap, "pasar_commit_duration_seconds",

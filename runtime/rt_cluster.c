@@ -55,33 +55,39 @@ void
 rt_cluster_destroy (rt_runtime_t *rt)
 {
     rt_transport_destroy (&rt->transport);
-    rt_placement_destroy (&rt->placement);
+    rt_placement_t *p = rt->placement;
+    rt->placement = NULL;
+    rt_placement_destroy (&p);
+    while (rt->nold_placements)
+        rt_placement_destroy (&rt->old_placements[--rt->nold_placements]);
 }
 
 bool
 rt_is_local (rt_runtime_t *rt, uint64_t hash)
 {
-    return !rt->placement
-           || rt_placement_owner (rt->placement, (uint32_t) (hash % rt->opts.shards))
-              == rt->opts.self_node;
+    return RT_SH_STATE (rt_owner_word (rt->owner, (uint32_t) (hash % rt->opts.shards)))
+           == RT_SH_OWNED;
 }
 
 void
 rt_src_ack (rt_runtime_t *rt, uint32_t shard, uint64_t seq)
 {
-    uint32_t owner = rt->placement ? rt_placement_owner (rt->placement, shard)
-                                   : rt->opts.self_node;
-    if (owner == rt->opts.self_node || !rt->transport)
+    /*  The sender's outbox is where its shard's data is: here (also while
+        it is leaving: the ack is then dropped, its new owner redelivers
+        and hears it again), or with the placement's owner. */
+    uint32_t st = RT_SH_STATE (rt_owner_word (rt->owner, shard));
+    rt_placement_t *p = rt->placement;
+    if (st == RT_SH_OWNED || st == RT_SH_OUT || !p || !rt->transport)
         rt_pump_ack (rt->pump, shard, seq);
     else
-        rt_transport_ack (rt->transport, owner, shard, seq);
+        rt_transport_ack (rt->transport, rt_placement_owner (p, shard), shard, seq);
 }
 
 void
 rt_src_acked (rt_runtime_t *rt, uint32_t shard, uint64_t seq)
 {
-    if (rt->pump && (!rt->placement
-                     || rt_placement_owner (rt->placement, shard) == rt->opts.self_node))
+    if (rt->pump && shard < rt->opts.shards
+        && RT_SH_STATE (rt_owner_word (rt->owner, shard)) == RT_SH_OWNED)
         rt_pump_ack (rt->pump, shard, seq);
 }
 
@@ -100,15 +106,122 @@ rt_cluster_view (rt_runtime_t *self, rt_cluster_view_t *out)
             snprintf (v->http, sizeof v->http, "%s", self->nodes[i].http);
         v->self = me;
         v->up = me || (self->transport && rt_transport_up (self->transport, (uint32_t) i));
-        v->shards_owned = self->placement ? rt_placement_count (self->placement, (uint32_t) i)
-                                          : self->opts.shards;
+        v->leaving = self->placement && self->nodes[i].weight == 0;
+        if (me) {
+            v->shards_owned = rt_owner_count (self->owner, RT_SH_OWNED)
+                            + rt_owner_count (self->owner, RT_SH_OUT);
+            v->shards_moving = rt_owner_count (self->owner, RT_SH_OUT)
+                             + rt_owner_count (self->owner, RT_SH_IN);
+            out->handoffs_in_progress = v->shards_moving;
+        }
+        else if (self->transport)
+            v->shards_owned = rt_transport_peer_shards (self->transport, (uint32_t) i);
     }
+}
+
+/* ---- membership reload ------------------------------------------------------- */
+
+static const rt_node_conf_t *
+s_find (const rt_node_conf_t *nodes, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp (nodes[i].id, id))
+            return &nodes[i];
+    return NULL;
+}
+
+int
+rt_reload (rt_runtime_t *self, const rt_node_conf_t *nodes, size_t n, uint64_t epoch,
+           char *err, size_t errlen)
+{
+    if (epoch <= self->opts.epoch) {
+        snprintf (err, errlen, "epoch %llu is not above the running %llu: nothing applied "
+                  "(bump [cluster] epoch with every membership change)",
+                  (unsigned long long) epoch, (unsigned long long) self->opts.epoch);
+        return RT_ECONFIG;
+    }
+    uint32_t moving = rt_owner_count (self->owner, RT_SH_OUT)
+                    + rt_owner_count (self->owner, RT_SH_IN);
+    if (moving) {
+        snprintf (err, errlen, "%u shards are still moving from the last change: reload "
+                  "again when they are done", moving);
+        return RT_ECONFIG;
+    }
+    if (!self->placement || !self->transport) {
+        snprintf (err, errlen, "a single node becomes a cluster by a restart with the new "
+                  "cluster.toml (its shards then move as on a reload)");
+        return RT_ECONFIG;
+    }
+    if (self->nold_placements == RT_RELOADS_MAX) {
+        snprintf (err, errlen, "%u reloads in this process: restart the node", RT_RELOADS_MAX);
+        return RT_ECONFIG;
+    }
+    /*  The new table: every node known keeps its index (weight 0 when it
+        is leaving), new ones go after. */
+    rt_node_conf_t table[RT_NODES_MAX];
+    size_t nt = self->opts.nnodes;
+    memcpy (table, self->nodes, nt * sizeof *table);
+    for (size_t i = 0; i < nt; i++) {
+        const rt_node_conf_t *c = s_find (nodes, n, table[i].id);
+        if (c && (strcmp (c->bind, table[i].bind) || strcmp (c->http, table[i].http))) {
+            snprintf (err, errlen, "node %s changed its addresses: that takes a restart of it",
+                      c->id);
+            return RT_ECONFIG;
+        }
+        table[i].weight = c ? c->weight : 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s_find (table, nt, nodes[i].id))
+            continue;
+        if (nt == RT_NODES_MAX) {
+            snprintf (err, errlen, "more than %u nodes (counting those leaving)", RT_NODES_MAX);
+            return RT_ECONFIG;
+        }
+        table[nt++] = nodes[i];
+    }
+    rt_placement_t *next = rt_placement_new (table, nt, self->opts.shards);
+    if (!next) {
+        snprintf (err, errlen, "no node with a weight left, or out of memory");
+        return RT_ECONFIG;
+    }
+    /*  Connect to new nodes before anything may be sent to them. */
+    int rc = rt_transport_reload (self->transport, table, nt, epoch);
+    if (rc) {
+        rt_placement_destroy (&next);
+        snprintf (err, errlen, "cannot connect to the new nodes (their keys in keys_dir?)");
+        return rc;
+    }
+    memcpy (self->nodes, table, nt * sizeof *table);
+    self->opts.nnodes = nt;
+    self->opts.epoch = epoch;
+    self->old_placements[self->nold_placements++] = self->placement;
+    self->placement = next;
+    bool leaving = table[self->opts.self_node].weight == 0;
+    atomic_store (&self->leaving, leaving);
+    rc = rt_owner_reload (self->owner, &moving);
+    if (self->handoff)
+        rt_handoff_kick (self->handoff);
+    rt_log ("info", "cluster.reload", "\"epoch\":%llu,\"nodes\":%zu,\"moving\":%u,"
+            "\"leaving\":%s", (unsigned long long) epoch, n, moving, leaving ? "true" : "false");
+    if (rc)
+        snprintf (err, errlen, "the ownership record could not be written: %s",
+                  rt_strerror (rc));
+    return rc;
+}
+
+bool
+rt_drained (rt_runtime_t *self)
+{
+    return atomic_load (&self->leaving)
+           && rt_owner_count (self->owner, RT_SH_OWNED) == 0
+           && rt_owner_count (self->owner, RT_SH_OUT) == 0;
 }
 
 bool
 rt_cluster_settled (rt_runtime_t *self)
 {
-    return !self->transport || rt_transport_settled (self->transport);
+    return !self->transport
+           || (rt_transport_settled (self->transport) && !rt_owner_fresh (self->owner));
 }
 
 int

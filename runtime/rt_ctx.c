@@ -71,13 +71,20 @@ struct rt_ctx {
 int
 rt_deliver (rt_runtime_t *rt, rt_imsg_t *msg)
 {
-    if (!rt_is_local (rt, msg->hash)) {
-        uint32_t owner = rt_placement_owner (rt->placement,
-                                             (uint32_t) (msg->hash % rt->opts.shards));
-        if (rt->transport)
-            return rt_transport_forward (rt->transport, owner, msg);
-        rt_imsg_fail (rt, msg, RT_EUNAVAILABLE);
-        return RT_EUNAVAILABLE;
+    uint32_t shard = (uint32_t) (msg->hash % rt->opts.shards);
+    switch (RT_SH_STATE (rt_owner_word (rt->owner, shard))) {
+        case RT_SH_OWNED:
+            break;
+        case RT_SH_OUT:
+        case RT_SH_IN:
+            return rt_wait_push (rt->owner, shard, msg, false);
+        default: {
+            rt_placement_t *p = rt->placement;
+            if (p && rt->transport)
+                return rt_transport_forward (rt->transport, rt_placement_owner (p, shard), msg);
+            rt_imsg_fail (rt, msg, RT_EUNAVAILABLE);
+            return RT_EUNAVAILABLE;
+        }
     }
     rt_worker_t *w = rt_worker_for (rt, msg->hash);
     if (w == rt_worker_current ())

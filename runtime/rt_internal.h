@@ -32,6 +32,8 @@ typedef struct rt_actor rt_actor_t;
 typedef struct rt_timer rt_timer_t;
 typedef struct rt_pump rt_pump_t;
 typedef struct rt_kv rt_kv_t;
+typedef struct rt_owner rt_owner_t;
+typedef struct rt_handoff rt_handoff_t;
 
 /* ---- messages in memory ------------------------------------------------ */
 
@@ -41,6 +43,7 @@ enum {
     RT_MF_REMINDER = 1 << 2,    /* fired by a reminder; rkey set */
     RT_MF_KILL     = 1 << 3,    /* control: kill the addressed actor */
     RT_MF_ASKED    = 1 << 4,    /* an actor asked: reply to from/corr_id */
+    RT_MF_FENCE    = 1 << 5,    /* control: drop the actors of some shards */
 };
 
 /*  One allocation: the struct, then the body and the optional parts. */
@@ -55,6 +58,7 @@ typedef struct rt_imsg {
     uint64_t     corr_id;
     rt_future_t *future;        /* outside ask: the reply goes here */
     int64_t      deadline_ms;   /* unix ms; 0 = none. Past it, not run */
+    int64_t      wait_until_ms; /* in the waiting room (a shard moving): until */
     uint32_t     src_shard;     /* RT_MF_SRC */
     uint64_t     src_seq, src_low;
     uint8_t      fingerprint[RT_FINGERPRINT_BYTES];
@@ -149,10 +153,19 @@ struct rt_runtime {
     st_reader_t        *rd_free[RT_READERS_MAX];
     unsigned            rd_nfree, rd_made;
     atomic_uint_fast64_t reads, reads_asked;
-    /*  the cluster: NULL placement = one node, everything local */
+    /*  the cluster: NULL placement = one node. nodes only grows (a node
+        leaving keeps its index, with weight 0), so an index means the same
+        node for the life of the process; a reload swaps placement and
+        keeps the tables it replaced until destroy (a thread may still be
+        looking at one). */
     rt_node_conf_t      nodes[RT_NODES_MAX];
-    rt_placement_t     *placement;
+    rt_placement_t *_Atomic placement;
+    rt_placement_t     *old_placements[RT_RELOADS_MAX];
+    unsigned            nold_placements;
     rt_transport_t     *transport;
+    rt_owner_t         *owner;
+    rt_handoff_t       *handoff;
+    atomic_bool         leaving;        /* not in cluster.toml any more */
     /*  set while the transport runs (by the edge), so under a lock that a
         delivery holds: after rt_on_broadcast (NULL) returns, no call is
         still running */
@@ -193,6 +206,76 @@ int rt_cluster_init (rt_runtime_t *rt, char *err, size_t errlen);
 int rt_cluster_start (rt_runtime_t *rt);
 void rt_cluster_destroy (rt_runtime_t *rt);
 rt_broadcast_fn rt_cluster_broadcast_in;
+
+/* ---- shard ownership and the waiting room (rt_owner.c) ---------------------- */
+
+enum { RT_SH_REMOTE = 0, RT_SH_OWNED = 1, RT_SH_OUT = 2, RT_SH_IN = 3 };
+#define RT_SH_STATE(word) ((word) & 3u)
+
+int rt_owner_new (rt_runtime_t *rt, rt_owner_t **out, char *err, size_t errlen);
+void rt_owner_destroy (rt_owner_t **p);
+/*  With the committer running: write what rt_owner_new corrected (the
+    ownership set, unfinished incoming copies dropped). */
+int rt_owner_start (rt_owner_t *self);
+
+/*  The shard's word: RT_SH_STATE (word), and a generation that changes on
+    every transition. Any thread. */
+uint32_t rt_owner_word (rt_owner_t *self, uint32_t shard);
+void rt_owner_set (rt_owner_t *self, uint32_t shard, int state);
+uint32_t rt_owner_count (rt_owner_t *self, int state);
+/*  Bitmap of the shards this node holds the data of (OWNED or OUT). */
+void rt_owner_claims (rt_owner_t *self, uint8_t *map);
+/*  True until the store first owned something (a new store). */
+bool rt_owner_fresh (rt_owner_t *self);
+/*  A new store, every peer heard: take the IN shards no peer holds. */
+int rt_owner_claim_free (rt_owner_t *self, const uint8_t *taken);
+/*  Set (own) or clear the shards in the ownership set and submit *rec
+    (taken) with the new set in it, in the order of these calls. Returns
+    the commit's sequence, 0 when it could not be submitted. */
+uint64_t rt_owner_submit (rt_owner_t *self, st_record_t **rec, const uint32_t *shards,
+                          size_t n, bool own, st_done_fn *done, void *arg);
+/*  After a new placement: owned shards placed elsewhere go OUT (written
+    before this returns), shards placed here that are not owned wait IN.
+    *moving = OUT + IN after it. */
+int rt_owner_reload (rt_owner_t *self, uint32_t *moving);
+/*  Delete shard's whole key range (after it left, or an unfinished copy). */
+int rt_owner_wipe (rt_owner_t *self, uint32_t shard, bool wait);
+/*  The meta key marking an incoming copy unfinished. */
+void rt_owner_partial_key (st_key_t *k, uint32_t shard);
+
+/*  Park msg (taken) until its shard's move ends: rt_wait_flush delivers
+    it then; past RT_HANDOFF_WAIT_MS or its deadline rt_wait_sweep fails it
+    with RT_EUNAVAILABLE. chain: msg is a list (an actor's mailbox at a
+    fence) that goes ahead of what waits. Delivers at once if the shard is
+    no longer moving. */
+int rt_wait_push (rt_owner_t *self, uint32_t shard, rt_imsg_t *msg, bool chain);
+void rt_wait_flush (rt_owner_t *self, uint32_t shard);
+void rt_wait_sweep (rt_owner_t *self, int64_t now);
+/*  Fail everything still waiting (shutdown, before the transport goes). */
+void rt_wait_fail_all (rt_owner_t *self);
+void rt_owner_stats (rt_owner_t *self, rt_stats_t *acc);
+
+/* ---- handoff (rt_handoff.c) ------------------------------------------------------ */
+
+rt_handoff_t *rt_handoff_new (rt_runtime_t *rt);
+int rt_handoff_start (rt_handoff_t *self);
+void rt_handoff_stop (rt_handoff_t *self);
+void rt_handoff_destroy (rt_handoff_t **p);
+/*  An 'X' or 'Y' frame from peer (transport thread; copied). */
+void rt_handoff_frame (rt_handoff_t *self, uint32_t peer, const uint8_t *d, size_t len);
+/*  Shards went OUT: look now rather than at the next tick. */
+void rt_handoff_kick (rt_handoff_t *self);
+void rt_handoff_stats (rt_handoff_t *self, rt_stats_t *acc);
+
+/*  What a worker does for a fence: drop the actors of the shards in map
+    (their mailboxes to the waiting room), then count remaining down. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t  cv;
+    uint32_t        remaining;
+    const uint8_t  *map;
+} rt_fence_t;
+void rt_worker_fence (rt_worker_t *w, rt_fence_t *f);
 
 /* ---- reads (rt_read.c, rt_ctx.c) ---------------------------------------- */
 
@@ -270,5 +353,11 @@ void rt_pump_sent (rt_pump_t *self, uint32_t shard, uint64_t seq,
 /*  The receiver has durably processed (shard, seq). */
 void rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq);
 void rt_pump_stats (rt_pump_t *self, rt_stats_t *acc);
+/*  A shard left (forget its entries: its range is going) or arrived
+    (deliver what its outbox holds, number on from its highest). */
+void rt_pump_drop_shard (rt_pump_t *self, uint32_t shard);
+void rt_pump_adopt_shard (rt_pump_t *self, uint32_t shard);
+/*  A shard arrived: its earliest reminder from the store. */
+void rt_timer_adopt_shard (rt_timer_t *self, uint32_t shard);
 
 #endif

@@ -198,6 +198,43 @@
 #define RT_HEARTBEAT_MS         250
 #define RT_PEER_DOWN_MS_DEFAULT 2000u
 
+/* ---- Shard handoff ---------------------------------------------------- */
+
+/*  Bytes of shard data in one handoff chunk (one ZeroMQ frame, one commit
+    on the receiver). Big enough that a typical shard (a few MB at a
+    million entities over 256 shards) goes in a handful of frames, small
+    enough that one chunk's commit never holds the receiver's committer
+    for long. A single entry larger than this travels alone. */
+#define RT_HANDOFF_CHUNK_BYTES  (256u * 1024)
+
+/*  Chunks sent and not yet committed by the receiver, over all the shards
+    one node is handing off: the bytes in flight are at most this times
+    RT_HANDOFF_CHUNK_BYTES (16 MB). */
+#define RT_HANDOFF_WINDOW       64u
+
+/*  Shards fenced together (one pass over each worker's actors, one wait
+    for the committer): they stream one after another, each finishing on
+    its own. Fewer would mean more fence passes; more, a longer wait for
+    the last shard of the group. */
+#define RT_HANDOFF_GROUP        16u
+
+/*  A receiver that has not answered a chunk for this long is taken as
+    gone: the shard's handoff starts over (from its first chunk) later. */
+#define RT_HANDOFF_ACK_TIMEOUT_MS 5000
+
+/*  Messages for shards on the move wait in a waiting room until the move
+    ends; past this many (all shards together) new ones are refused with
+    RT_EUNAVAILABLE (503 + Retry-After), and no message waits longer than
+    RT_HANDOFF_WAIT_MS (nor past its own deadline). A move that takes
+    longer is the exception the 503 covers. */
+#define RT_HANDOFF_WAITING_MAX  65536u
+#define RT_HANDOFF_WAIT_MS      2000
+
+/*  Membership reloads one process takes (each keeps the placement table
+    it replaced, a few hundred bytes, until the process ends); past it the
+    node must be restarted to take another. */
+#define RT_RELOADS_MAX          256u
+
 /* ---- Redis (optional, soft state) ------------------------------------ */
 
 /*  Connections per node: calls borrow one, so this bounds both Redis's

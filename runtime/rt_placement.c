@@ -54,10 +54,12 @@ rt_placement_new (const rt_node_conf_t *nodes, size_t n, uint32_t shards)
     for (size_t i = 0; i < n; i++)
         hashes[i] = s_fnv (nodes[i].id);
     for (uint32_t s = 0; s < shards; s++) {
-        uint32_t best = 0;
+        uint32_t best = UINT32_MAX;
         double best_score = -1;
         for (uint32_t i = 0; i < n; i++) {
-            double sc = s_score (hashes[i], nodes[i].weight ? nodes[i].weight : 1, s);
+            if (!nodes[i].weight)
+                continue;               /* leaving the cluster: owns nothing */
+            double sc = s_score (hashes[i], nodes[i].weight, s);
             /*  Ties (practically never) go to the smaller id, so the
                 order of [[node]] tables cannot matter. */
             if (sc > best_score
@@ -65,6 +67,10 @@ rt_placement_new (const rt_node_conf_t *nodes, size_t n, uint32_t shards)
                 best = i;
                 best_score = sc;
             }
+        }
+        if (best == UINT32_MAX) {       /* no member at all */
+            rt_placement_destroy (&self);
+            return NULL;
         }
         self->owner[s] = (uint16_t) best;
         self->count[best]++;

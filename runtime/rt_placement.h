@@ -19,8 +19,10 @@
 
 typedef struct rt_placement rt_placement_t;
 
-/*  The table for nodes[0..n) over shards; NULL when n == 0, n over
-    RT_NODES_MAX, shards 0 or over RT_SHARDS_MAX, or out of memory. */
+/*  The table for nodes[0..n) over shards. A node of weight 0 is not a
+    member (a node leaving, kept in the array so indices stay stable): it
+    owns nothing. NULL when no node has a weight, n over RT_NODES_MAX,
+    shards 0 or over RT_SHARDS_MAX, or out of memory. */
 rt_placement_t *rt_placement_new (const rt_node_conf_t *nodes, size_t n, uint32_t shards);
 void rt_placement_destroy (rt_placement_t **p);
 

@@ -316,6 +316,30 @@ s_load (void *arg, const void *key, size_t klen, const void *val, size_t vlen)
     return 0;
 }
 
+/*  Shard's outbox entries into the list, next_seq past the highest seq
+    it ever used (never lowered: a shard that comes back keeps counting). */
+static void
+s_load_shard (rt_pump_t *self, st_reader_t *r, uint32_t s)
+{
+    load_t ld = { self, s, 0 };
+    st_key_t lo, hi;
+    st_key_begin (&lo, s, ST_KIND_OUTBOX);
+    st_key_begin (&hi, s, ST_KIND_OUTBOX + 1);
+    st_reader_scan (r, lo.b, lo.len, hi.b, hi.len, SIZE_MAX, s_load, &ld);
+    st_key_begin (&lo, s, ST_KIND_META);
+    st_key_bytes (&lo, "oseq", 4);
+    const void *v;
+    size_t vlen;
+    if (st_reader_get (r, lo.b, lo.len, &v, &vlen) == 0 && vlen == 8) {
+        uint64_t hw = st_get_u64 (v);
+        if (hw > ld.max_seq)
+            ld.max_seq = hw;
+    }
+    uint64_t cur = atomic_load (&self->next_seq[s]);
+    if (ld.max_seq + 1 > cur)
+        atomic_store (&self->next_seq[s], ld.max_seq + 1);
+}
+
 rt_pump_t *
 rt_pump_new (rt_runtime_t *rt)
 {
@@ -333,28 +357,50 @@ rt_pump_new (rt_runtime_t *rt)
         rt_pump_destroy (&self);
         return NULL;
     }
-    /*  What a crash left in the outboxes is delivered again; sequence
-        numbers continue after the highest ever used. */
+    /*  What a crash left in the outboxes of the shards this node serves
+        is delivered again; sequence numbers continue after the highest
+        ever used. (A shard on its way out is its new owner's to send.) */
     for (uint32_t s = 0; s < self->shards; s++) {
-        load_t ld = { self, s, 0 };
-        st_key_t lo, hi;
-        st_key_begin (&lo, s, ST_KIND_OUTBOX);
-        st_key_begin (&hi, s, ST_KIND_OUTBOX + 1);
-        st_reader_scan (r, lo.b, lo.len, hi.b, hi.len, SIZE_MAX, s_load, &ld);
-        st_key_begin (&lo, s, ST_KIND_META);
-        st_key_bytes (&lo, "oseq", 4);
-        const void *v;
-        size_t vlen;
-        if (st_reader_get (r, lo.b, lo.len, &v, &vlen) == 0 && vlen == 8) {
-            uint64_t hw = st_get_u64 (v);
-            if (hw > ld.max_seq)
-                ld.max_seq = hw;
-        }
-        atomic_init (&self->next_seq[s], ld.max_seq + 1);
+        atomic_init (&self->next_seq[s], 1);
+        if (RT_SH_STATE (rt_owner_word (rt->owner, s)) == RT_SH_OWNED)
+            s_load_shard (self, r, s);
     }
     st_reader_end (r);
     st_reader_destroy (&r);
     return self;
+}
+
+void
+rt_pump_drop_shard (rt_pump_t *self, uint32_t shard)
+{
+    pthread_mutex_lock (&self->bg.lock);
+    for (pe_t *e = self->head[shard], *next; e; e = next) {
+        next = e->next;
+        free (e->env);
+        free (e);
+        self->pending--;
+    }
+    self->head[shard] = NULL;
+    pthread_mutex_unlock (&self->bg.lock);
+}
+
+void
+rt_pump_adopt_shard (rt_pump_t *self, uint32_t shard)
+{
+    st_reader_t *r = st_reader_new (self->rt->store);
+    if (!r || st_reader_begin (r)) {
+        /*  The entries are durable: the next restart delivers them. */
+        st_reader_destroy (&r);
+        return;
+    }
+    rt_pump_drop_shard (self, shard);
+    pthread_mutex_lock (&self->bg.lock);
+    s_load_shard (self, r, shard);
+    self->kick = true;
+    pthread_cond_signal (&self->bg.cv);
+    pthread_mutex_unlock (&self->bg.lock);
+    st_reader_end (r);
+    st_reader_destroy (&r);
 }
 
 int

@@ -87,13 +87,13 @@ rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t
     if (req->msg_type >= RT_MSG_TYPES_MAX || !(def->reads & (1ull << req->msg_type))
         || req->idem_key || req->body_len > RT_BODY_MAX_BYTES)
         return reply->err = RT_EINVAL;
-    st_reader_t *reader = rt_is_local (self, rt_hash (to.type, to.key, to.len)) ? s_take (self)
-                                                                               : NULL;
+    uint32_t shard = (uint32_t) (rt_hash (to.type, to.key, to.len) % self->opts.shards);
+    uint32_t word = rt_owner_word (self->owner, shard);
+    st_reader_t *reader = RT_SH_STATE (word) == RT_SH_OWNED ? s_take (self) : NULL;
     if (!reader) {
         atomic_fetch_add_explicit (&self->reads_asked, 1, memory_order_relaxed);
         return rt_ask (self, req, timeout_ms, reply);
     }
-    uint32_t shard = (uint32_t) (rt_hash (to.type, to.key, to.len) % self->opts.shards);
     void *state = NULL;
     int rc = st_reader_begin (reader);
     if (!rc) {
@@ -103,6 +103,14 @@ rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t
         st_reader_end (reader);
     }
     s_give (self, reader);
+    /*  The shard did not move while the snapshot was taken (a move changes
+        the word before the data goes): else ask whoever has it now. */
+    if (rt_owner_word (self->owner, shard) != word) {
+        if (state && def->state_free)
+            def->state_free (state);
+        atomic_fetch_add_explicit (&self->reads_asked, 1, memory_order_relaxed);
+        return rt_ask (self, req, timeout_ms, reply);
+    }
     if (!rc) {
         bool trace = req->traceparent && strlen (req->traceparent) == RT_TRACEPARENT_LEN;
         rt_msg_t msg = { .type = req->msg_type, .body = req->body, .body_len = req->body_len,

@@ -61,7 +61,8 @@ rt_runtime_new (const rt_options_t *opts, char *err, size_t errlen)
         free (self);
         return NULL;
     }
-    if (rt_cluster_init (self, err, errlen)) {
+    if (rt_cluster_init (self, err, errlen) || rt_owner_new (self, &self->owner, err, errlen)) {
+        rt_cluster_destroy (self);
         st_store_destroy (&self->store);
         free (self);
         return NULL;
@@ -98,18 +99,24 @@ rt_start (rt_runtime_t *self)
             return RT_ENOMEM;
     self->pump = rt_pump_new (self);
     self->timer = rt_timer_new (self);
-    if (!self->pump || !self->timer)
+    self->handoff = rt_handoff_new (self);
+    if (!self->pump || !self->timer || !self->handoff)
         return RT_ENOMEM;
+    int rc = rt_owner_start (self->owner);
+    if (rc)
+        return rc;
     for (uint32_t i = 0; i < self->nworkers; i++) {
         int rc = rt_worker_start (self->workers[i]);
         if (rc)
             return rc;
     }
-    int rc = rt_pump_start (self->pump);
+    rc = rt_pump_start (self->pump);
     if (!rc)
         rc = rt_timer_start (self->timer);
     if (!rc)
         rc = rt_cluster_start (self);
+    if (!rc)
+        rc = rt_handoff_start (self->handoff);
     return rc;
 }
 
@@ -120,9 +127,12 @@ rt_runtime_destroy (rt_runtime_t **p)
         return;
     rt_runtime_t *self = *p;
     atomic_store (&self->stopping, true);
-    /*  Stop every thread that produces work (timer, pump, workers), then
-        drain the committer: its callbacks still reach the pump, the timer
-        and the workers' inboxes, so those are freed only after it. */
+    /*  Stop every thread that produces work (handoff, timer, pump,
+        workers), then drain the committer: its callbacks still reach the
+        pump, the timer, the handoff's queue and the workers' inboxes, so
+        those are freed only after it. */
+    if (self->handoff)
+        rt_handoff_stop (self->handoff);
     if (self->timer)
         rt_timer_stop (self->timer);
     if (self->pump)
@@ -133,9 +143,13 @@ rt_runtime_destroy (rt_runtime_t **p)
     st_committer_destroy (&self->committer);
     for (uint32_t i = 0; self->workers && i < self->nworkers; i++)
         rt_worker_destroy (&self->workers[i]);
-    /*  Last of the threads: dropped messages above still answered their
-        remote askers through it. */
+    /*  Messages waiting for a move fail now, while their remote askers can
+        still be answered through the transport, the last of the threads. */
+    if (self->owner)
+        rt_wait_fail_all (self->owner);
     rt_cluster_destroy (self);
+    rt_handoff_destroy (&self->handoff);
+    rt_owner_destroy (&self->owner);
     rt_timer_destroy (&self->timer);
     rt_pump_destroy (&self->pump);
     free (self->workers);
@@ -259,6 +273,10 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
     out->reminders_fired = atomic_load (&self->reminders_fired);
     if (self->pump)
         rt_pump_stats (self->pump, out);
+    if (self->owner)
+        rt_owner_stats (self->owner, out);
+    if (self->handoff)
+        rt_handoff_stats (self->handoff, out);
     if (self->committer) {
         st_commit_stats_t cs;
         st_committer_stats (self->committer, &cs);

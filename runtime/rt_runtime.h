@@ -142,6 +142,14 @@ typedef struct {
     uint64_t commit_batches, commit_records, commit_ns_total, commit_ns_max;
     rt_hist_t commit_batch_records, commit_us;     /* per batch */
     uint64_t map_size_bytes;
+    /*  shards and their moves (rt_reload) */
+    uint64_t shards_owned, shards_moving_out, shards_moving_in;
+    uint64_t handoff_shards_out, handoff_shards_in;  /* moves completed */
+    uint64_t handoff_bytes_out, handoff_bytes_in;
+    uint64_t handoff_ns_out, handoff_ns_in;          /* summed per shard */
+    uint64_t handoff_restarts;                       /* a move started over */
+    uint64_t handoff_waiting;       /* messages waiting for a move to end */
+    uint64_t handoff_waited, handoff_wait_expired;   /* ever; gave up (503) */
 } rt_stats_t;
 
 void rt_stats (rt_runtime_t *self, rt_stats_t *out);
@@ -153,7 +161,9 @@ typedef struct {
     char     http[128];
     bool     up;                    /* this node: always */
     bool     self;
-    uint32_t shards_owned;
+    bool     leaving;               /* not in cluster.toml: handing off */
+    uint32_t shards_owned;          /* holds the data of (peers: as heard) */
+    uint32_t shards_moving;         /* this node only: OUT + IN */
 } rt_node_view_t;
 
 typedef struct {
@@ -165,6 +175,21 @@ typedef struct {
 } rt_cluster_view_t;
 
 void rt_cluster_view (rt_runtime_t *self, rt_cluster_view_t *out);
+
+/*  A new membership (cluster.toml re-read on SIGHUP): nodes and epoch.
+    Applied when the epoch is higher than the running one and the shard
+    count and this node's addresses are unchanged, and no shard is still
+    moving from the last change; nodes added are connected to, nodes
+    removed stay connected (weight 0) until they have handed off. Shards
+    whose owner changes move one by one (rt_handoff.c): no pause of the
+    others. This node missing from nodes means it is leaving: it hands
+    every shard off, then rt_drained says so. 0, or an rt_err_t with the
+    reason in err (nothing changed). */
+int rt_reload (rt_runtime_t *self, const rt_node_conf_t *nodes, size_t n, uint64_t epoch,
+               char *err, size_t errlen);
+
+/*  This node left cluster.toml and holds no shard any more: it may exit. */
+bool rt_drained (rt_runtime_t *self);
 
 /*  Every peer knows whether it is up, or has waited long enough to tell:
     /readyz. True on a single node. */

@@ -277,6 +277,23 @@ rt_timer_scheduled (rt_timer_t *self, uint32_t shard, int64_t due_ms)
 }
 
 void
+rt_timer_adopt_shard (rt_timer_t *self, uint32_t shard)
+{
+    st_reader_t *r = st_reader_new (self->rt->store);
+    int64_t due = INT64_MAX;
+    if (r && st_reader_begin (r) == 0) {
+        st_key_t lo, hi;
+        st_key_begin (&lo, shard, ST_KIND_REMINDER);
+        st_key_begin (&hi, shard, ST_KIND_REMINDER + 1);
+        st_reader_scan (r, lo.b, lo.len, hi.b, hi.len, 1, s_first_due, &due);
+        st_reader_end (r);
+    }
+    st_reader_destroy (&r);
+    if (due != INT64_MAX)
+        rt_timer_scheduled (self, shard, due);
+}
+
+void
 rt_timer_done (rt_timer_t *self, const uint8_t *rkey, size_t rklen)
 {
     pthread_mutex_lock (&self->bg.lock);

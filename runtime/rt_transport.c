@@ -21,7 +21,8 @@ struct rt_transport {
     zactor_t       *actor;
     pthread_mutex_t send_lock;          /* the actor pipe, from any thread */
     rt_node_conf_t  nodes[RT_NODES_MAX];
-    uint32_t        n, self;
+    _Atomic uint32_t n;                 /* grows on reload, never shrinks */
+    uint32_t        self;
     uint64_t        epoch;
     char            keys_dir[512];
     bool            curve;
@@ -36,17 +37,28 @@ struct rt_transport {
     atomic_uint_fast64_t next_corr;
     rt_broadcast_fn *on_broadcast;
     void           *broadcast_arg;
+    /*  what each peer last said it holds (heartbeats), under claims_lock */
+    pthread_mutex_t claims_lock;
+    uint8_t        *claims[RT_NODES_MAX];
+    bool            claims_heard[RT_NODES_MAX];
+    uint32_t        map_len;
+    /*  a reload waiting for the thread to connect to new peers */
+    pthread_mutex_t reload_lock;
+    pthread_cond_t  reload_cv;
+    uint64_t        reloads_done;
     /*  the transport thread's own */
     zsock_t        *router;
     zsock_t        *dealer[RT_NODES_MAX];
     zactor_t       *auth;
     zcert_t        *cert;
     pending_t      *pending;            /* RT_REMOTE_ASKS_MAX slots */
+    uint8_t        *beat;               /* the heartbeat frame */
     uint32_t        npending;
 };
 
 /*  What rides in a pipe frame ahead of the wire frame: the peer, and for
-    an ask the future to register. */
+    an ask the future to register. peer RELOAD_PEER: a new node table. */
+#define RELOAD_PEER UINT32_MAX
 typedef struct {
     uint32_t     peer;
     rt_future_t *future;
@@ -142,6 +154,74 @@ rt_transport_forward (rt_transport_t *self, uint32_t node, rt_imsg_t *msg)
     msg->future = NULL;         /* the transport thread holds it now */
     rt_imsg_free (&msg);
     return 0;
+}
+
+int
+rt_transport_send (rt_transport_t *self, uint32_t node, const void *data, size_t len)
+{
+    if (node >= self->n || node == self->self || !atomic_load (&self->up[node]))
+        return RT_EUNAVAILABLE;
+    pipe_head_t head = { .peer = node };
+    return s_post (self, &head, data, len);
+}
+
+bool
+rt_transport_claims (rt_transport_t *self, uint8_t *map, size_t len)
+{
+    memset (map, 0, len);
+    bool all = true;
+    pthread_mutex_lock (&self->claims_lock);
+    for (uint32_t p = 0; p < self->n; p++) {
+        if (p == self->self)
+            continue;
+        if (!self->claims_heard[p] || !atomic_load (&self->up[p]) || !self->claims[p]) {
+            all = false;
+            continue;
+        }
+        for (size_t i = 0; i < len && i < self->map_len; i++)
+            map[i] |= self->claims[p][i];
+    }
+    pthread_mutex_unlock (&self->claims_lock);
+    return all;
+}
+
+uint32_t
+rt_transport_peer_shards (rt_transport_t *self, uint32_t node)
+{
+    uint32_t n = 0;
+    pthread_mutex_lock (&self->claims_lock);
+    if (node < self->n && self->claims[node])
+        for (uint32_t i = 0; i < self->map_len; i++)
+            n += (uint32_t) __builtin_popcount (self->claims[node][i]);
+    pthread_mutex_unlock (&self->claims_lock);
+    return n;
+}
+
+int
+rt_transport_reload (rt_transport_t *self, const rt_node_conf_t *nodes, size_t n,
+                     uint64_t epoch)
+{
+    if (n < self->n || n > RT_NODES_MAX)
+        return RT_EINVAL;
+    size_t len = sizeof epoch + n * sizeof *nodes;
+    uint8_t *buf = malloc (len);
+    if (!buf)
+        return RT_ENOMEM;
+    memcpy (buf, &epoch, sizeof epoch);
+    memcpy (buf + sizeof epoch, nodes, n * sizeof *nodes);
+    pthread_mutex_lock (&self->reload_lock);
+    uint64_t want = self->reloads_done + 1;
+    pthread_mutex_unlock (&self->reload_lock);
+    pipe_head_t head = { .peer = RELOAD_PEER };
+    int rc = s_post (self, &head, buf, len);
+    free (buf);
+    if (rc)
+        return rc;
+    pthread_mutex_lock (&self->reload_lock);
+    while (self->reloads_done < want)
+        pthread_cond_wait (&self->reload_cv, &self->reload_lock);
+    pthread_mutex_unlock (&self->reload_lock);
+    return self->err[0] ? RT_ECONFIG : 0;
 }
 
 void
@@ -249,6 +329,36 @@ s_fail_pending (rt_transport_t *self, pending_t *p, int err)
 
 /*  A frame from another thread: register an ask, then send on the peer's
     DEALER (never blocking: a full or unconnected peer fails the ask). */
+static int s_dealer (rt_transport_t *self, uint32_t p);
+
+/*  A new node table: weights of known nodes updated, new ones connected
+    to. Indices never change, so nothing in flight is misdirected. */
+static void
+s_reload (rt_transport_t *self, const uint8_t *buf, size_t len)
+{
+    uint64_t epoch;
+    memcpy (&epoch, buf, sizeof epoch);
+    size_t n = (len - sizeof epoch) / sizeof (rt_node_conf_t);
+    const rt_node_conf_t *nodes = (const rt_node_conf_t *) (buf + sizeof epoch);
+    uint32_t old = self->n;
+    for (uint32_t p = 0; p < n; p++)
+        self->nodes[p] = nodes[p];
+    self->epoch = epoch;
+    for (uint32_t p = old; p < n; p++) {
+        if (s_dealer (self, p)) {
+            char esc[1500];
+            rt_log ("error", "transport.reload_failed", "\"error\":\"%s\"",
+                    rt_log_escape (self->err, esc, sizeof esc));
+            break;
+        }
+        atomic_store (&self->n, p + 1);
+    }
+    pthread_mutex_lock (&self->reload_lock);
+    self->reloads_done++;
+    pthread_cond_broadcast (&self->reload_cv);
+    pthread_mutex_unlock (&self->reload_lock);
+}
+
 static void
 s_from_pipe (rt_transport_t *self, zframe_t *f)
 {
@@ -256,6 +366,17 @@ s_from_pipe (rt_transport_t *self, zframe_t *f)
     memcpy (&head, zframe_data (f), sizeof head);
     const uint8_t *wire = zframe_data (f) + sizeof head;
     size_t len = zframe_size (f) - sizeof head;
+    if (head.peer == RELOAD_PEER) {
+        s_reload (self, wire, len);
+        return;
+    }
+    if (head.peer >= self->n || !self->dealer[head.peer]) {
+        if (head.future) {
+            rt_future_complete (head.future, RT_EUNAVAILABLE, 0, false, NULL, 0);
+            rt_future_release (&head.future);
+        }
+        return;
+    }
     pending_t *slot = NULL;
     if (head.future) {
         uint64_t corr = s_get64 (wire + 1);
@@ -289,9 +410,13 @@ s_on_message (rt_transport_t *self, uint32_t peer, const uint8_t *d, size_t len)
     rt_imsg_t *m = err ? NULL : rt_imsg_from_envelope (&env);
     if (!err && !m)
         err = RT_EMALFORMED;
-    /*  Fencing: the sender's view of the cluster must be ours, and the
-        shard ours in it. */
-    if (m && (env.epoch != self->epoch || !rt_is_local (self->rt, m->hash)))
+    /*  Fencing: only a node that holds the shard (or is about to, or is
+        handing it on) takes its messages; a sender with an older or newer
+        view than ours hears RT_ENOTOWNER (503, retry) rather than have a
+        shard served where its data is not. */
+    if (m && RT_SH_STATE (rt_owner_word (self->rt->owner,
+                                         (uint32_t) (m->hash % self->rt->opts.shards)))
+             == RT_SH_REMOTE)
         err = RT_ENOTOWNER;
     answer_to_t *a = corr && !err ? malloc (sizeof *a) : NULL;
     if (corr && !err && !(a && (m->future = rt_future_new_cb (s_answer, a))))
@@ -330,6 +455,23 @@ s_on_answer (rt_transport_t *self, const uint8_t *d, size_t len)
     self->npending--;
 }
 
+/*  'H' [epoch:8][map_len:4][claims]: being heard is most of the point;
+    the claims tell a new node which shards already have an owner. */
+static void
+s_on_heartbeat (rt_transport_t *self, uint32_t peer, const uint8_t *d, size_t len)
+{
+    if (len < 13 || s_get32 (d + 9) != self->map_len || len - 13 != self->map_len)
+        return;
+    pthread_mutex_lock (&self->claims_lock);
+    if (!self->claims[peer])
+        self->claims[peer] = malloc (self->map_len);
+    if (self->claims[peer]) {
+        memcpy (self->claims[peer], d + 13, self->map_len);
+        self->claims_heard[peer] = true;
+    }
+    pthread_mutex_unlock (&self->claims_lock);
+}
+
 static void
 s_from_peer (rt_transport_t *self, zmsg_t *msg)
 {
@@ -355,7 +497,15 @@ s_from_peer (rt_transport_t *self, zmsg_t *msg)
             if (self->on_broadcast)
                 self->on_broadcast (d + 1, len - 1, self->broadcast_arg);
             break;
-        default: break;                 /* 'H': being heard is the point */
+        case 'X':
+        case 'Y':
+            if (self->rt->handoff)
+                rt_handoff_frame (self->rt->handoff, peer, d, len);
+            break;
+        case 'H':
+            s_on_heartbeat (self, peer, d, len);
+            break;
+        default: break;
     }
 }
 
@@ -373,11 +523,15 @@ s_tick (rt_transport_t *self, int64_t *next_beat)
         rt_log ("warn", "transport.frozen", "\"ms\":%lld", (long long) (now - self->last_tick));
     }
     self->last_tick = now;
-    if (now >= *next_beat) {
-        uint8_t hb[9] = { 'H' };
+    if (now >= *next_beat && self->beat) {
+        uint8_t *hb = self->beat;
+        hb[0] = 'H';
         s_put64 (hb + 1, self->epoch);
+        s_put32 (hb + 9, self->map_len);
+        rt_owner_claims (self->rt->owner, hb + 13);
         for (uint32_t p = 0; p < self->n; p++) {
-            zframe_t *f = p == self->self ? NULL : zframe_new (hb, sizeof hb);
+            zframe_t *f = p == self->self || !self->dealer[p] ? NULL
+                        : zframe_new (hb, 13 + self->map_len);
             if (f && zframe_send (&f, self->dealer[p], ZFRAME_DONTWAIT))
                 zframe_destroy (&f);
         }
@@ -450,39 +604,46 @@ s_sockets (rt_transport_t *self)
                   zmq_strerror (zmq_errno ()));
         return -1;
     }
-    for (uint32_t p = 0; p < self->n; p++) {
-        if (p == self->self)
-            continue;
-        zsock_t *d = self->dealer[p] = zsock_new (ZMQ_DEALER);
-        if (!d) {
-            snprintf (self->err, sizeof self->err, "transport: cannot make a socket");
+    for (uint32_t p = 0; p < self->n; p++)
+        if (p != self->self && s_dealer (self, p))
+            return -1;
+    return 0;
+}
+
+/*  The DEALER this node sends to peer p with. */
+static int
+s_dealer (rt_transport_t *self, uint32_t p)
+{
+    const rt_node_conf_t *me = &self->nodes[self->self];
+    zsock_t *d = self->dealer[p] = zsock_new (ZMQ_DEALER);
+    if (!d) {
+        snprintf (self->err, sizeof self->err, "transport: cannot make a socket");
+        return -1;
+    }
+    zsock_set_identity (d, me->id);
+    zsock_set_linger (d, 0);
+    zsock_set_sndhwm (d, RT_PEER_QUEUE_MAX);
+    zsock_set_immediate (d, 1);     /* no queueing for a peer not connected */
+    zsock_set_reconnect_ivl (d, 100);
+    zsock_set_reconnect_ivl_max (d, 1000);
+    if (self->curve) {
+        char path[600];
+        snprintf (path, sizeof path, "%s/%s.key", self->keys_dir, self->nodes[p].id);
+        zcert_t *peer = zcert_load (path);
+        if (!peer) {
+            snprintf (self->err, sizeof self->err, "transport: no certificate %s/%s.key "
+                      "(run bin/pasar keys after adding a node)", self->keys_dir,
+                      self->nodes[p].id);
             return -1;
         }
-        zsock_set_identity (d, me->id);
-        zsock_set_linger (d, 0);
-        zsock_set_sndhwm (d, RT_PEER_QUEUE_MAX);
-        zsock_set_immediate (d, 1);     /* no queueing for a peer not connected */
-        zsock_set_reconnect_ivl (d, 100);
-        zsock_set_reconnect_ivl_max (d, 1000);
-        if (self->curve) {
-            char path[600];
-            snprintf (path, sizeof path, "%s/%s.key", self->keys_dir, self->nodes[p].id);
-            zcert_t *peer = zcert_load (path);
-            if (!peer) {
-                snprintf (self->err, sizeof self->err, "transport: no certificate %s/%s.key "
-                          "(run bin/pasar keys after adding a node)", self->keys_dir,
-                          self->nodes[p].id);
-                return -1;
-            }
-            zcert_apply (self->cert, d);
-            zsock_set_curve_serverkey (d, zcert_public_txt (peer));
-            zcert_destroy (&peer);
-        }
-        if (zsock_connect (d, "%s", self->nodes[p].bind) < 0) {
-            snprintf (self->err, sizeof self->err, "transport: cannot connect to %s",
-                      self->nodes[p].bind);
-            return -1;
-        }
+        zcert_apply (self->cert, d);
+        zsock_set_curve_serverkey (d, zcert_public_txt (peer));
+        zcert_destroy (&peer);
+    }
+    if (zsock_connect (d, "%s", self->nodes[p].bind) < 0) {
+        snprintf (self->err, sizeof self->err, "transport: cannot connect to %s",
+                  self->nodes[p].bind);
+        return -1;
     }
     return 0;
 }
@@ -565,7 +726,9 @@ rt_transport_new (rt_runtime_t *rt, const rt_transport_options_t *o, char *err, 
         return NULL;
     }
     self->rt = rt;
-    self->n = (uint32_t) o->nnodes;
+    self->map_len = (rt->opts.shards + 7) / 8;
+    self->beat = malloc (13 + self->map_len);
+    atomic_init (&self->n, (uint32_t) o->nnodes);
     memcpy (self->nodes, o->nodes, o->nnodes * sizeof *o->nodes);
     self->self = o->self;
     self->epoch = o->epoch;
@@ -575,6 +738,9 @@ rt_transport_new (rt_runtime_t *rt, const rt_transport_options_t *o, char *err, 
     self->start_ms = s_mono_ms ();
     atomic_init (&self->next_corr, 1);
     pthread_mutex_init (&self->send_lock, NULL);
+    pthread_mutex_init (&self->claims_lock, NULL);
+    pthread_mutex_init (&self->reload_lock, NULL);
+    pthread_cond_init (&self->reload_cv, NULL);
     zsys_set_pipehwm (RT_TRANSPORT_QUEUE_MAX);
     zsys_handler_set (NULL);            /* the node owns its signals */
     self->actor = zactor_new (s_actor, self);
@@ -594,6 +760,12 @@ rt_transport_destroy (rt_transport_t **p)
     rt_transport_t *self = *p;
     zactor_destroy (&self->actor);
     pthread_mutex_destroy (&self->send_lock);
+    pthread_mutex_destroy (&self->claims_lock);
+    pthread_mutex_destroy (&self->reload_lock);
+    pthread_cond_destroy (&self->reload_cv);
+    for (uint32_t p = 0; p < RT_NODES_MAX; p++)
+        free (self->claims[p]);
+    free (self->beat);
     free (self->pending);
     free (self);
     *p = NULL;

@@ -12,16 +12,18 @@
     at once).
 
     Frames (one ZeroMQ frame each, after the ROUTER's identity frame):
-      'H' [epoch:8]                               heartbeat, every 250 ms
       'M' [corr:8][envelope]                      a message; corr != 0: an
                                                   outside ask, answer wanted
       'R' [corr:8][err:4][status:4][replayed:1][body]   that answer
       'A' [shard:4][seq:8]                        outbox delivery acknowledged
       'B' [payload]                               broadcast to every node
+      'H' [epoch:8][len:4][claims bitmap]         heartbeat: the shards this
+                                                  node holds the data of
+      'X' / 'Y'                                   shard handoff (rt_handoff.c)
 
-    A receiver refuses a message stamped with another epoch, or for a shard
-    it does not own at its epoch (RT_ENOTOWNER): a shard is never served by
-    two owners. A peer that sent nothing for peer_down_ms is down: messages
+    A receiver refuses a message for a shard it neither holds nor is
+    handing on or waiting for (RT_ENOTOWNER): a shard is served only where
+    its data is, and its data is in one place (rt_owner.c, rt_handoff.c). A peer that sent nothing for peer_down_ms is down: messages
     for it fail at once with RT_EUNAVAILABLE, and asks waiting on it are
     failed the moment it is seen down.
     =========================================================================
@@ -69,6 +71,22 @@ typedef void (rt_broadcast_fn) (const void *data, size_t len, void *arg);
 void rt_transport_on_broadcast (rt_transport_t *self, rt_broadcast_fn *fn, void *arg);
 
 bool rt_transport_up (rt_transport_t *self, uint32_t node);
+
+/*  A raw frame to node (copied): RT_EUNAVAILABLE when down, or
+    RT_EOVERLOADED when the queue is full. */
+int rt_transport_send (rt_transport_t *self, uint32_t node, const void *data, size_t len);
+
+/*  The union of the shards every peer said it holds, into map (len
+    bytes); false while some peer has not been heard from yet or is down. */
+bool rt_transport_claims (rt_transport_t *self, uint8_t *map, size_t len);
+/*  Shards a peer said it holds at its last heartbeat (0 before that). */
+uint32_t rt_transport_peer_shards (rt_transport_t *self, uint32_t node);
+
+/*  A new node table (a membership reload): the same nodes at the same
+    indices, possibly with new weights, and new ones after them, which
+    this returns having connected to. RT_EINVAL for a shorter table. */
+int rt_transport_reload (rt_transport_t *self, const rt_node_conf_t *nodes, size_t n,
+                         uint64_t epoch);
 
 /*  Wall-clock ms of the last time a peer went up or down, or this node
     woke from a freeze longer than peer_down_ms; 0 if never. */

@@ -302,11 +302,76 @@ s_sweep (rt_worker_t *self)
     rt_kv_prune (self->overlay, durable);
 }
 
+/* ---- fences: shards leaving this node -------------------------------------- */
+
+/*  Drop every actor of the fenced shards. None is in a turn (turns run on
+    this thread); their queued messages go to the waiting room ahead of
+    what arrived since, and follow the shard. Their last commits may still
+    be in flight: the handoff waits for the committer after the fence. */
+static void
+s_fence (rt_worker_t *self, rt_imsg_t *msg)
+{
+    rt_fence_t *f;
+    memcpy (&f, msg->body, sizeof f);
+    rt_imsg_free (&msg);
+    uint32_t shards = self->rt->opts.shards;
+    for (size_t i = 0; i < self->nbuckets; i++) {
+        for (rt_actor_t *a = self->buckets[i], *next; a; a = next) {
+            next = a->hnext;
+            uint32_t s = (uint32_t) (a->hash % shards);
+            if (!(f->map[s >> 3] & (1u << (s & 7))))
+                continue;
+            rt_imsg_t *chain = a->mb_head;
+            atomic_fetch_sub (&self->mailbox_depth, a->mb_depth);
+            a->mb_head = a->mb_tail = NULL;
+            a->mb_depth = 0;
+            if (a->flags & A_READY)
+                s_ready_remove (self, a);
+            s_passivate (self, a);
+            if (chain)
+                rt_wait_push (self->rt->owner, s, chain, true);
+        }
+    }
+    pthread_mutex_lock (&f->lock);
+    if (--f->remaining == 0)
+        pthread_cond_broadcast (&f->cv);
+    pthread_mutex_unlock (&f->lock);
+}
+
+void
+rt_worker_fence (rt_worker_t *self, rt_fence_t *f)
+{
+    rt_addr_t none = { 0 };
+    rt_imsg_t *m = rt_imsg_new (&none, 0, &f, sizeof f, 0, 0, 0, false);
+    while (!m) {                /* a few bytes: wait for memory, a fence must get through */
+        struct timespec ts = { 0, 1000000 };
+        nanosleep (&ts, NULL);
+        m = rt_imsg_new (&none, 0, &f, sizeof f, 0, 0, 0, false);
+    }
+    m->flags = RT_MF_FENCE;
+    rt_worker_push (self, m);   /* control messages bypass the bound */
+}
+
 /* ---- routing a message to its actor -------------------------------------- */
 
 static void
 s_route (rt_worker_t *self, rt_imsg_t *msg)
 {
+    if (msg->flags & RT_MF_FENCE) {
+        s_fence (self, msg);
+        return;
+    }
+    /*  The shard may have started leaving since msg was routed here: it
+        follows the shard rather than wake an actor on data about to go. */
+    uint32_t st = RT_SH_STATE (rt_owner_word (self->rt->owner,
+                                              (uint32_t) (msg->hash % self->rt->opts.shards)));
+    if (st != RT_SH_OWNED) {
+        if (msg->flags & RT_MF_KILL)
+            rt_imsg_free (&msg);
+        else
+            rt_deliver (self->rt, msg);
+        return;
+    }
     rt_actor_t *a = s_find (self, msg->hash, &msg->to);
     if (msg->flags & RT_MF_KILL) {
         if (a)
@@ -353,8 +418,10 @@ rt_worker_push (rt_worker_t *self, rt_imsg_t *msg)
 {
     msg->next = NULL;
     pthread_mutex_lock (&self->lock);
-    /*  Kills bypass the bound: an overloaded worker needs them most. */
-    if (atomic_load (&self->in_depth) >= self->inbox_max && !(msg->flags & RT_MF_KILL)) {
+    /*  Kills and fences bypass the bound: an overloaded worker needs them
+        most. */
+    if (atomic_load (&self->in_depth) >= self->inbox_max
+        && !(msg->flags & (RT_MF_KILL | RT_MF_FENCE))) {
         pthread_mutex_unlock (&self->lock);
         atomic_fetch_add (&self->rt->refused, 1);
         return RT_EOVERLOADED;
