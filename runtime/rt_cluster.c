@@ -5,6 +5,7 @@
 */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "rt_internal.h"
 #include "rt_log.h"
 
@@ -190,6 +191,20 @@ rt_reload (rt_runtime_t *self, const rt_node_conf_t *nodes, size_t n, uint64_t e
         rt_placement_destroy (&next);
         snprintf (err, errlen, "cannot connect to the new nodes (their keys in keys_dir?)");
         return rc;
+    }
+    /*  New nodes are given a moment to be heard from (bounded by the
+        down time), so their shards are not refused as "down" while they
+        connect. */
+    size_t known = self->opts.nnodes;
+    int64_t until = rt_now_ms () + (self->opts.peer_down_ms ? self->opts.peer_down_ms
+                                                             : RT_PEER_DOWN_MS_DEFAULT);
+    for (size_t i = known; i < nt && rt_now_ms () < until; ) {
+        if (rt_transport_up (self->transport, (uint32_t) i))
+            i++;
+        else {
+            struct timespec ts = { 0, 10 * 1000000L };
+            nanosleep (&ts, NULL);
+        }
     }
     memcpy (self->nodes, table, nt * sizeof *table);
     self->opts.nnodes = nt;

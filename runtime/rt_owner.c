@@ -44,6 +44,7 @@ struct rt_owner {
     pthread_mutex_t   own_lock;
     uint8_t          *own;
     bool              fresh;            /* never owned anything yet */
+    bool              claiming;         /* its first claim is being written */
     bool              dirty;            /* own differs from disk (start) */
     uint32_t         *wipe, nwipe;      /* unfinished incoming copies (start) */
     /*  the waiting room */
@@ -244,7 +245,6 @@ rt_owner_submit (rt_owner_t *self, st_record_t **rec, const uint32_t *shards, si
     pthread_mutex_lock (&self->own_lock);
     for (size_t i = 0; i < n; i++)
         s_setbit (self->own, shards[i], own);
-    self->fresh = false;
     self->dirty = false;
     uint64_t seq = 0;
     if (st_record_put (*rec, k.b, k.len, self->own, (self->shards + 7) / 8) == 0)
@@ -339,6 +339,10 @@ s_claimed (void *arg, uint64_t seq, int err)
         rt_owner_set (c->self, c->shards[i], RT_SH_OWNED);
         rt_wait_flush (c->self, c->shards[i]);
     }
+    pthread_mutex_lock (&c->self->own_lock);
+    c->self->claiming = false;
+    c->self->fresh = err != 0;          /* on failure: decide again */
+    pthread_mutex_unlock (&c->self->own_lock);
     if (!err)
         rt_log ("info", "shards.claimed", "\"shards\":%zu", c->n);
     free (c->shards);
@@ -348,21 +352,26 @@ s_claimed (void *arg, uint64_t seq, int err)
 int
 rt_owner_claim_free (rt_owner_t *self, const uint8_t *taken)
 {
+    pthread_mutex_lock (&self->own_lock);
+    bool busy = self->claiming || !self->fresh;
+    self->claiming = true;
+    pthread_mutex_unlock (&self->own_lock);
+    if (busy)
+        return 0;
     claimed_t *c = calloc (1, sizeof *c);
-    if (!c || !(c->shards = calloc (self->shards, sizeof *c->shards))) {
+    st_record_t *rec = c ? st_record_new () : NULL;
+    if (!rec || !(c->shards = calloc (self->shards, sizeof *c->shards))) {
+        st_record_destroy (&rec);
         free (c);
+        pthread_mutex_lock (&self->own_lock);
+        self->claiming = false;         /* try again at the next tick */
+        pthread_mutex_unlock (&self->own_lock);
         return RT_ENOMEM;
     }
     c->self = self;
     for (uint32_t s = 0; s < self->shards; s++)
         if (RT_SH_STATE (atomic_load (&self->word[s])) == RT_SH_IN && !s_bit (taken, s))
             c->shards[c->n++] = s;
-    st_record_t *rec = st_record_new ();
-    if (!rec) {
-        free (c->shards);
-        free (c);
-        return RT_ENOMEM;
-    }
     /*  Even with nothing to claim the (empty) set is written: the store is
         no longer new, and waits for handoffs from now on. */
     return rt_owner_submit (self, &rec, c->shards, c->n, true, s_claimed, c) ? 0 : RT_ESTOPPED;

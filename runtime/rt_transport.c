@@ -30,6 +30,9 @@ struct rt_transport {
     int64_t         start_ms;
     char            err[1400];          /* why the thread could not start */
     _Atomic int64_t last_seen[RT_NODES_MAX];
+    /*  whether the peer's last heartbeat said it hears us: our DEALER to
+        it is connected, so what we send now arrives */
+    atomic_bool     hears_us[RT_NODES_MAX];
     _Atomic int64_t changed_ms;         /* wall clock of the last peer
                                            up/down, or of waking from a freeze */
     int64_t         last_tick;
@@ -455,13 +458,15 @@ s_on_answer (rt_transport_t *self, const uint8_t *d, size_t len)
     self->npending--;
 }
 
-/*  'H' [epoch:8][map_len:4][claims]: being heard is most of the point;
-    the claims tell a new node which shards already have an owner. */
+/*  'H' [epoch:8][map_len:4][claims][hears you:1]: being heard is most of
+    the point; the claims tell a new node which shards already have an
+    owner, and "hears you" that our frames get through to it. */
 static void
 s_on_heartbeat (rt_transport_t *self, uint32_t peer, const uint8_t *d, size_t len)
 {
-    if (len < 13 || s_get32 (d + 9) != self->map_len || len - 13 != self->map_len)
+    if (len < 14 || s_get32 (d + 9) != self->map_len || len - 14 != self->map_len)
         return;
+    atomic_store (&self->hears_us[peer], d[len - 1] != 0);
     pthread_mutex_lock (&self->claims_lock);
     if (!self->claims[peer])
         self->claims[peer] = malloc (self->map_len);
@@ -470,6 +475,15 @@ s_on_heartbeat (rt_transport_t *self, uint32_t peer, const uint8_t *d, size_t le
         self->claims_heard[peer] = true;
     }
     pthread_mutex_unlock (&self->claims_lock);
+}
+
+static void
+s_set_up (rt_transport_t *self, uint32_t p, bool up)
+{
+    atomic_store (&self->up[p], up);
+    atomic_store (&self->changed_ms, rt_now_ms ());
+    rt_log (up ? "info" : "warn", up ? "peer.up" : "peer.down", "\"peer\":\"%s\"",
+            self->nodes[p].id);
 }
 
 static void
@@ -504,6 +518,9 @@ s_from_peer (rt_transport_t *self, zmsg_t *msg)
             break;
         case 'H':
             s_on_heartbeat (self, peer, d, len);
+            /*  Up the moment both ways work, not at the next tick. */
+            if (!atomic_load (&self->up[peer]) && atomic_load (&self->hears_us[peer]))
+                s_set_up (self, peer, true);
             break;
         default: break;
     }
@@ -530,8 +547,10 @@ s_tick (rt_transport_t *self, int64_t *next_beat)
         s_put32 (hb + 9, self->map_len);
         rt_owner_claims (self->rt->owner, hb + 13);
         for (uint32_t p = 0; p < self->n; p++) {
+            int64_t seen = atomic_load (&self->last_seen[p]);
+            hb[13 + self->map_len] = seen && now - seen < self->down_ms;
             zframe_t *f = p == self->self || !self->dealer[p] ? NULL
-                        : zframe_new (hb, 13 + self->map_len);
+                        : zframe_new (hb, 14 + self->map_len);
             if (f && zframe_send (&f, self->dealer[p], ZFRAME_DONTWAIT))
                 zframe_destroy (&f);
         }
@@ -542,12 +561,10 @@ s_tick (rt_transport_t *self, int64_t *next_beat)
         if (p == self->self)
             continue;
         int64_t seen = atomic_load (&self->last_seen[p]);
-        bool up = seen && now - seen < self->down_ms;
-        if (up != atomic_exchange (&self->up[p], up)) {
+        bool up = seen && now - seen < self->down_ms && atomic_load (&self->hears_us[p]);
+        if (up != atomic_load (&self->up[p])) {
             went_down[p] = !up;
-            atomic_store (&self->changed_ms, rt_now_ms ());
-            rt_log (up ? "info" : "warn", up ? "peer.up" : "peer.down",
-                    "\"peer\":\"%s\"", self->nodes[p].id);
+            s_set_up (self, p, up);
         }
     }
     if (!self->npending)
@@ -727,7 +744,7 @@ rt_transport_new (rt_runtime_t *rt, const rt_transport_options_t *o, char *err, 
     }
     self->rt = rt;
     self->map_len = (rt->opts.shards + 7) / 8;
-    self->beat = malloc (13 + self->map_len);
+    self->beat = malloc (14 + self->map_len);
     atomic_init (&self->n, (uint32_t) o->nnodes);
     memcpy (self->nodes, o->nodes, o->nnodes * sizeof *o->nodes);
     self->self = o->self;
