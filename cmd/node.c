@@ -126,6 +126,7 @@ cmd_node (int argc, char **argv)
         .self_node = (uint32_t) (me - conf->nodes), .epoch = conf->epoch,
         .keys_dir = conf->keys_dir, .no_curve = !conf->curve,
         .peer_down_ms = conf->peer_down_ms,
+        .kill_actors_per_min = conf->chaos ? conf->kill_actors_per_min : 0,
     };
     rt_runtime_t *rt = rt_runtime_new (&opts, err, sizeof err);
     if (!rt) {

@@ -61,6 +61,7 @@ static const field_t s_fields[] = {
     F_STR ("push.fcm_url", push_fcm_url, 1, "https://fcm.googleapis.com"),
     F_STR ("push.oauth_url", push_oauth_url, 1, "https://oauth2.googleapis.com/token"),
     F_BOOL ("debug.chaos", chaos, 0),
+    F_U32 ("debug.kill_actors_per_min", kill_actors_per_min, 0, 60000, 0),
 };
 
 static const char *s_tables[] = {
@@ -332,6 +333,13 @@ s_apply (ectx_t *e, rt_config_t *conf, const rt_toml_t *doc)
         if (!strcmp (t->path, "security.curve"))
             return s_fail (e, t->line, t->col, "security.curve",
                            "cannot be false with more than one [[node]]");
+    }
+    /*  Random actor kills are a test of the chaos kind: never on by itself. */
+    for (size_t i = 0; i < rt_toml_count (doc) && !conf->chaos && conf->kill_actors_per_min; i++) {
+        const rt_toml_entry_t *t = rt_toml_at (doc, i);
+        if (!strcmp (t->path, "debug.kill_actors_per_min"))
+            return s_fail (e, t->line, t->col, "debug.kill_actors_per_min",
+                           "needs debug.chaos = true");
     }
     return 0;
 }

@@ -73,6 +73,7 @@ typedef struct {
     char     push_oauth_url[256];
     /* [debug] */
     bool     chaos;
+    uint32_t kill_actors_per_min;   /* random actor kills (needs chaos) */
     /* [[node]] */
     rt_node_conf_t nodes[RT_NODES_MAX];
     size_t   node_count;

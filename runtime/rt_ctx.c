@@ -643,6 +643,23 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
         else
             mark_dedup = true;
     }
+    /*  A reminder runs only while its entry exists: one fired twice (its
+        first message delayed past the refire time, or fired by the old and
+        the new owner of a shard that moved) finds it gone, or going in a
+        commit still in flight (the overlay), and does nothing. */
+    st_key_t rk;
+    bool rk_live = false;
+    if (!handled && (msg->flags & RT_MF_REMINDER) && msg->rklen <= ST_KEY_MAX) {
+        memcpy (rk.b, msg->rkey, msg->rklen);
+        rk.len = msg->rklen;
+        uint8_t *v = NULL;
+        size_t vlen;
+        uint64_t seq;
+        int rc = s_lookup (w, &rk, &v, &vlen, &seq);
+        free (v);
+        handled = rc != 0 || seq != 0;
+        rk_live = !handled;
+    }
     if (!handled && (msg->flags & RT_MF_IDEM)) {
         s_idem_key (&ik, ctx.shard, &ctx.self, msg);
         handled = s_idem_check (&ctx, &ik);
@@ -770,6 +787,8 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
             rt_kv_put (ov, ik.b, ik.len, iv, ivlen, seq);
         if (mark_dedup && !handled)
             rt_kv_put (ov, dk.b, dk.len, "", 0, seq);
+        if (rk_live)
+            rt_kv_put (ov, rk.b, rk.len, "", 0, seq);      /* going */
     }
     free (iv);
     rt_imsg_free (&msg);

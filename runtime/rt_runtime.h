@@ -43,6 +43,8 @@ typedef struct {
     const char *keys_dir;           /* CURVE certificates */
     bool        no_curve;           /* tests of the refusal only */
     uint32_t    peer_down_ms;       /* 0 = RT_PEER_DOWN_MS_DEFAULT */
+    uint32_t    kill_actors_per_min;/* [debug]: random resident actors killed
+                                       as a crash would, across the workers */
 } rt_options_t;
 
 /*  Create the runtime: open the store (err gets a one-line reason on

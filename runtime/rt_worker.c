@@ -60,6 +60,8 @@ struct rt_worker {
     st_reader_t    *reader;
     rt_kv_t        *overlay;
     uint64_t        kill_barrier;
+    double          kill_credit;    /* [debug] random kills due */
+    unsigned        kill_seed;
     /* counters, read by rt_stats from other threads */
     atomic_uint_fast64_t activations, passivations, kills, turns, mailbox_depth, resident;
 };
@@ -467,6 +469,31 @@ s_run_actor (rt_worker_t *self, rt_actor_t *a)
     }
 }
 
+/*  [debug] kill_actors_per_min: this worker's share of random kills over
+    the elapsed ms, each a resident actor picked at random, killed as a
+    crash would kill it (its waiting asks get RT_EKILLED). */
+static void
+s_chaos (rt_worker_t *self, int64_t elapsed_ms)
+{
+    uint32_t rate = self->rt->opts.kill_actors_per_min;
+    if (!rate || elapsed_ms <= 0)
+        return;
+    self->kill_credit += (double) rate * (double) elapsed_ms / 60000.0 / self->rt->nworkers;
+    while (self->kill_credit >= 1.0 && self->count) {
+        self->kill_credit -= 1.0;
+        size_t b = (size_t) rand_r (&self->kill_seed) & (self->nbuckets - 1);
+        for (size_t i = 0; i < self->nbuckets; i++) {
+            rt_actor_t *a = self->buckets[(b + i) & (self->nbuckets - 1)];
+            if (a) {
+                rt_worker_kill_actor (self, a);
+                break;
+            }
+        }
+    }
+    if (!self->count)
+        self->kill_credit = 0;
+}
+
 static rt_imsg_t *
 s_take_inbox (rt_worker_t *self, bool may_sleep)
 {
@@ -524,6 +551,7 @@ s_worker_main (void *arg)
         int64_t now = rt_now_ms ();
         if (now >= next_sweep || self->count > self->resident_max) {
             s_sweep (self);
+            s_chaos (self, now - (next_sweep - 100));
             next_sweep = now + 100;
         }
     }
@@ -545,6 +573,7 @@ rt_worker_new (rt_runtime_t *rt, uint32_t index)
     self->mailbox_max = rt->opts.mailbox_max;
     self->resident_max = rt->opts.max_resident / rt->nworkers + 1;
     self->idle_ms = rt->opts.passivate_idle_ms;
+    self->kill_seed = (unsigned) (index * 7919u + (unsigned) rt_now_ms ());
     self->nbuckets = 1024;
     self->buckets = calloc (self->nbuckets, sizeof *self->buckets);
     self->reader = st_reader_new (rt->store);

@@ -148,7 +148,8 @@ def test_chaos(tmp_path):
     seed = int(os.environ.get("PASAR_CHAOS_SEED", random.randrange(1 << 30)))
     print(f"chaos seed {seed} (PASAR_CHAOS_SEED={seed} replays it)")
     c = Cluster(BIN / "pasar", tmp_path, 3, peer_down_ms=1000,
-                extra_toml='admin_emails = ["admin@example.com"]\n[debug]\nchaos = true').start()
+                extra_toml='admin_emails = ["admin@example.com"]\n[debug]\nchaos = true\n'
+                         'kill_actors_per_min = 120').start()
     hist = History(tmp_path / "history.jsonl")
     try:
         r = requests.post(c.url("n1") + "/v1/users",

@@ -153,6 +153,8 @@ test_errors (void **state)
     s_bad ("node = 3\n", "1:1", "node");
     s_bad ("[security]\ncurve = false\n" NODE "\n[[node]]\nid = \"n2\"\nbind = \"tcp://127.0.0.1:7102\"\n"
            "http = \"127.0.0.1:8082\"\n", "2:1", "security.curve: cannot be false");
+    s_bad ("[debug]\nkill_actors_per_min = 10\n" NODE, "2:1",
+           "debug.kill_actors_per_min: needs debug.chaos = true");
 }
 
 static void

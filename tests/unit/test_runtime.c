@@ -279,6 +279,34 @@ test_passivation (void **state)
     rt_runtime_destroy (&rt);
 }
 
+/*  [debug] kill_actors_per_min: resident actors die at random, and what
+    they had committed is still there when they come back. */
+static void
+test_random_kills (void **state)
+{
+    (void) state;
+    rt_options_t o = { .kill_actors_per_min = 6000 };      /* 100/s */
+    rt_runtime_t *rt = s_open (&o);
+    char key[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf (key, sizeof key, "k%d", i);
+        assert_int_equal (counter_ask (rt, key, CTR_INC, "3", NULL, 5000), 200);
+    }
+    rt_stats_t st;
+    for (int i = 0; i < 100; i++) {
+        usleep (20000);
+        rt_stats (rt, &st);
+        if (st.kills >= 20)
+            break;
+    }
+    assert_true (st.kills >= 20);
+    for (int i = 0; i < 200; i++) {
+        snprintf (key, sizeof key, "k%d", i);
+        assert_int_equal (s_get (rt, key), 3);
+    }
+    rt_runtime_destroy (&rt);
+}
+
 static void
 test_resident_limit (void **state)
 {
@@ -566,6 +594,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_outbox_exactly_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_actor_ask_reply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_requests, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_random_kills, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupt_data_dir, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_read_committed_state, s_setup, s_teardown),
     };
