@@ -86,6 +86,7 @@ struct rt_handoff {
     uint32_t      next_attempt;
     int64_t      *not_before;       /* per shard: retry after (ms) */
     uint32_t     *in_attempt, *in_next;     /* per shard, receiving */
+    bool         *in_last;          /* a last chunk is committing */
     int64_t      *in_t0;
     int64_t       next_sweep, next_awaiting_log;
     uint8_t      *map;              /* scratch bitmap */
@@ -172,8 +173,11 @@ s_on_chunk (rt_handoff_t *self, uint32_t peer, const uint8_t *d, size_t len)
         return;
     }
     bool first = flags & X_FIRST;
-    if (st != RT_SH_IN || (!first && (attempt != self->in_attempt[shard]
-                                      || chunk != self->in_next[shard]))) {
+    /*  While a last chunk commits, a new attempt's first chunk must not
+        clear the range under it: refused, the sender retries and then
+        hears "done". */
+    if (st != RT_SH_IN || self->in_last[shard]
+        || (!first && (attempt != self->in_attempt[shard] || chunk != self->in_next[shard]))) {
         s_reply (self, peer, shard, attempt, chunk, Y_REFUSED);
         return;
     }
@@ -224,6 +228,7 @@ s_on_chunk (rt_handoff_t *self, uint32_t peer, const uint8_t *d, size_t len)
                   .attempt = attempt, .chunk = chunk, .last = last, .len = bytes };
     self->in_next[shard] = chunk + 1;
     atomic_fetch_add (&self->bytes_in, bytes);
+    self->in_last[shard] = last;
     if (last)
         rt_owner_submit (rt->owner, &rec, &shard, 1, true, s_committed, e);
     else
@@ -235,6 +240,8 @@ static void
 s_on_committed (rt_handoff_t *self, ev_t *e)
 {
     rt_runtime_t *rt = self->rt;
+    if (e->last)
+        self->in_last[e->shard] = false;
     if (e->err) {
         s_reply (self, e->peer, e->shard, e->attempt, e->chunk, Y_FAILED);
         return;
@@ -276,10 +283,14 @@ s_fence (rt_handoff_t *self, const out_t *g, size_t n)
     pthread_mutex_unlock (&f.lock);
     pthread_mutex_destroy (&f.lock);
     pthread_cond_destroy (&f.cv);
+    uint64_t seq = st_committer_submitted (rt->committer);
+    if (!st_committer_wait (rt->committer, seq, -1))
+        return RT_ESTOPPED;
+    /*  Only now: the last turns' commit callbacks have added their outbox
+        entries, and those go with the shard too. */
     for (size_t i = 0; i < n; i++)
         rt_pump_drop_shard (rt->pump, g[i].shard);
-    uint64_t seq = st_committer_submitted (rt->committer);
-    return st_committer_wait (rt->committer, seq, -1) ? 0 : RT_ESTOPPED;
+    return 0;
 }
 
 /*  Form a group from the OUT shards whose new owner is up and that are
@@ -549,9 +560,10 @@ rt_handoff_new (rt_runtime_t *rt)
     self->not_before = calloc (n, sizeof *self->not_before);
     self->in_attempt = calloc (n, sizeof *self->in_attempt);
     self->in_next = calloc (n, sizeof *self->in_next);
+    self->in_last = calloc (n, sizeof *self->in_last);
     self->in_t0 = calloc (n, sizeof *self->in_t0);
     self->map = calloc ((n + 7) / 8, 1);
-    if (!self->reader || !self->not_before || !self->in_attempt || !self->in_next
+    if (!self->reader || !self->not_before || !self->in_attempt || !self->in_next || !self->in_last
         || !self->in_t0 || !self->map) {
         rt_handoff_destroy (&self);
         return NULL;
@@ -586,6 +598,7 @@ rt_handoff_destroy (rt_handoff_t **p)
     free (self->not_before);
     free (self->in_attempt);
     free (self->in_next);
+    free (self->in_last);
     free (self->in_t0);
     free (self->map);
     free (self);

@@ -291,6 +291,13 @@ int rt_ctx_query (rt_runtime_t *rt, const rt_type_def_t *def, void *state,
                   const rt_addr_t *addr, uint32_t shard, const rt_msg_t *msg,
                   rt_reply_t *reply);
 
+/*  An ask from another node that is a query (its type's reads) of a shard
+    served here: answered from a snapshot on the calling thread (the
+    transport's), without the hand-off to the actor's worker and back.
+    False when it must go to the actor after all (not a query, not served
+    here, no reader free); reply is then untouched. */
+bool rt_read_msg (rt_runtime_t *self, const rt_imsg_t *m, rt_reply_t *reply);
+
 /*  Free the snapshot readers (at destroy, once no caller is inside). */
 void rt_read_destroy (rt_runtime_t *rt);
 

@@ -72,6 +72,44 @@ rt_read_destroy (rt_runtime_t *rt)
 
 /* ---- rt_read ------------------------------------------------------------------ */
 
+/*  The query from a snapshot, if this node can: RT_READ_ELSEWHERE when the
+    shard is not served here (or moved during the read) or no reader is
+    free, so the caller asks instead. */
+#define RT_READ_ELSEWHERE 1
+
+static int
+s_snapshot_query (rt_runtime_t *self, const rt_type_def_t *def, const rt_addr_t *to,
+                  const rt_msg_t *msg, rt_reply_t *reply)
+{
+    uint32_t shard = (uint32_t) (rt_hash (to->type, to->key, to->len) % self->opts.shards);
+    uint32_t word = rt_owner_word (self->owner, shard);
+    st_reader_t *reader = RT_SH_STATE (word) == RT_SH_OWNED ? s_take (self) : NULL;
+    if (!reader)
+        return RT_READ_ELSEWHERE;
+    void *state = NULL;
+    int rc = st_reader_begin (reader);
+    if (!rc) {
+        rc = rt_state_load (def, reader, to, shard, &state);
+        /*  The snapshot is copied out by the decoder: end it before the
+            handler runs, so a slow handler never holds back map growth. */
+        st_reader_end (reader);
+    }
+    s_give (self, reader);
+    /*  The shard did not move while the snapshot was taken (a move changes
+        the word before the data goes): else ask whoever has it now. */
+    if (rt_owner_word (self->owner, shard) != word) {
+        if (state && def->state_free)
+            def->state_free (state);
+        return RT_READ_ELSEWHERE;
+    }
+    if (!rc)
+        rc = rt_ctx_query (self, def, state, to, shard, msg, reply);
+    if (state && def->state_free)
+        def->state_free (state);
+    atomic_fetch_add_explicit (&self->reads, 1, memory_order_relaxed);
+    return rc;
+}
+
 int
 rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t *reply)
 {
@@ -87,38 +125,31 @@ rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t
     if (req->msg_type >= RT_MSG_TYPES_MAX || !(def->reads & (1ull << req->msg_type))
         || req->idem_key || req->body_len > RT_BODY_MAX_BYTES)
         return reply->err = RT_EINVAL;
-    uint32_t shard = (uint32_t) (rt_hash (to.type, to.key, to.len) % self->opts.shards);
-    uint32_t word = rt_owner_word (self->owner, shard);
-    st_reader_t *reader = RT_SH_STATE (word) == RT_SH_OWNED ? s_take (self) : NULL;
-    if (!reader) {
+    bool trace = req->traceparent && strlen (req->traceparent) == RT_TRACEPARENT_LEN;
+    rt_msg_t msg = { .type = req->msg_type, .body = req->body, .body_len = req->body_len,
+                     .traceparent = trace ? req->traceparent : NULL };
+    int rc = s_snapshot_query (self, def, &to, &msg, reply);
+    if (rc == RT_READ_ELSEWHERE) {
         atomic_fetch_add_explicit (&self->reads_asked, 1, memory_order_relaxed);
         return rt_ask (self, req, timeout_ms, reply);
     }
-    void *state = NULL;
-    int rc = st_reader_begin (reader);
-    if (!rc) {
-        rc = rt_state_load (def, reader, &to, shard, &state);
-        /*  The snapshot is copied out by the decoder: end it before the
-            handler runs, so a slow handler never holds back map growth. */
-        st_reader_end (reader);
-    }
-    s_give (self, reader);
-    /*  The shard did not move while the snapshot was taken (a move changes
-        the word before the data goes): else ask whoever has it now. */
-    if (rt_owner_word (self->owner, shard) != word) {
-        if (state && def->state_free)
-            def->state_free (state);
-        atomic_fetch_add_explicit (&self->reads_asked, 1, memory_order_relaxed);
-        return rt_ask (self, req, timeout_ms, reply);
-    }
-    if (!rc) {
-        bool trace = req->traceparent && strlen (req->traceparent) == RT_TRACEPARENT_LEN;
-        rt_msg_t msg = { .type = req->msg_type, .body = req->body, .body_len = req->body_len,
-                         .traceparent = trace ? req->traceparent : NULL };
-        rc = rt_ctx_query (self, def, state, &to, shard, &msg, reply);
-    }
-    if (state && def->state_free)
-        def->state_free (state);
-    atomic_fetch_add_explicit (&self->reads, 1, memory_order_relaxed);
     return reply->err = rc;
+}
+
+bool
+rt_read_msg (rt_runtime_t *self, const rt_imsg_t *m, rt_reply_t *reply)
+{
+    memset (reply, 0, sizeof *reply);
+    const rt_type_def_t *def = m->to.type < RT_TYPES_MAX ? self->types[m->to.type] : NULL;
+    if (!def || m->type >= RT_MSG_TYPES_MAX || !(def->reads & (1ull << m->type))
+        || (m->flags & (RT_MF_IDEM | RT_MF_SRC | RT_MF_REMINDER | RT_MF_KILL | RT_MF_ASKED))
+        || !m->future || atomic_load (&self->stopping))
+        return false;
+    rt_msg_t msg = { .type = m->type, .body = m->body, .body_len = m->body_len,
+                     .traceparent = m->traceparent };
+    int rc = s_snapshot_query (self, def, &m->to, &msg, reply);
+    if (rc == RT_READ_ELSEWHERE)
+        return false;
+    reply->err = rc;
+    return true;
 }

@@ -19,6 +19,13 @@ class Cluster:
         self.http = {i: free_port() for i in self.ids}
         self.zmq = {i: free_port() for i in self.ids}
         self.conf = self.tmp / "cluster.toml"
+        self.extra_toml, self.peer_down_ms, self.epoch = extra_toml, peer_down_ms, 1
+        self._write()
+        subprocess.run([str(self.bin), "keys", "-c", str(self.conf)], check=True,
+                       capture_output=True)
+        self.procs = {}
+
+    def _write(self):
         nodes = "".join(f"""
 [[node]]
 id = "{i}"
@@ -29,18 +36,45 @@ http = "127.0.0.1:{self.http[i]}"
 [cluster]
 name = "test"
 shards = 32
-peer_down_ms = {peer_down_ms}
+epoch = {self.epoch}
+peer_down_ms = {self.peer_down_ms}
 [storage]
 data_dir = "{self.tmp / 'data'}"
 [security]
 keys_dir = "{self.tmp / 'keys'}"
 [auth]
 jwt_secret_file = "{self.tmp / 'keys' / 'jwt.secret'}"
-{extra_toml}
+{self.extra_toml}
 {nodes}""")
+
+    def add_node(self):
+        """Scale out the way an operator does: a new [[node]], the epoch
+        bumped, keys made, the node started, SIGHUP to the others."""
+        i = f"n{len(self.ids) + 1}"
+        self.http[i], self.zmq[i] = free_port(), free_port()
+        self.epoch += 1
+        self.ids = self.ids + [i]
+        self._write()
         subprocess.run([str(self.bin), "keys", "-c", str(self.conf)], check=True,
                        capture_output=True)
-        self.procs = {}
+        self.start(i, wait=False)
+        for j, p in self.procs.items():
+            if j != i and p.poll() is None:
+                p.send_signal(signal.SIGHUP)
+        return i
+
+    def moving(self):
+        """Shards moving (out + in) over every node that answers."""
+        total = 0
+        for i in self.ids:
+            try:
+                text = requests.get(self.url(i) + "/metrics", timeout=1).text
+            except requests.RequestException:
+                return None
+            for line in text.splitlines():
+                if line.startswith(("pasar_shards_moving_out ", "pasar_shards_moving_in ")):
+                    total += int(float(line.split()[1]))
+        return total
 
     def url(self, i):
         return f"http://127.0.0.1:{self.http[i]}"

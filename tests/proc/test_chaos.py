@@ -1,7 +1,10 @@
 """Chaos: 3 real nodes under a workload of registrations, logins, profile
 updates and session revocations (Idempotency-Keys, retried on any failure
 with the same key), while a seeded nemesis SIGKILLs and restarts nodes,
-SIGSTOPs and resumes them, and kills random user actors. Every request and
+SIGSTOPs and resumes them, and kills random user actors (by the admin route
+and [debug] kill_actors_per_min). A third of the way in a fourth node joins
+(cluster.toml edited, epoch bumped, SIGHUP): shards move to it while the
+nemesis goes on, killing senders and receivers mid-move. Every request and
 answer goes to a history file; the checker then proves: no acknowledged
 write lost, no effect applied twice, every replay identical, revoked
 sessions refused everywhere, and the cluster serving again within 5 s of
@@ -164,8 +167,12 @@ def test_chaos(tmp_path):
         time.sleep(1.0)
         nemesis.start()
         end = time.monotonic() + SECONDS
+        joined = None
         while time.monotonic() < end:
             admin["ids"] = [u["id"] for u in list(users)]
+            if joined is None and time.monotonic() > end - SECONDS * 2 / 3:
+                joined = c.add_node()
+                faults.append((time.monotonic(), f"{joined} joined"))
             time.sleep(0.5)
         stop.set()
         nemesis.join()
@@ -191,6 +198,12 @@ def test_chaos(tmp_path):
             time.sleep(0.1)
         recovered_s = time.monotonic() - last_fault
         print(f"faults: {[w for _, w in faults]}; serving {recovered_s:.2f} s after the last")
+        # The scale-out finishes despite the faults: every shard in place.
+        deadline = time.monotonic() + 30
+        while c.moving() != 0:
+            assert time.monotonic() < deadline, "shards still moving 30 s after the faults"
+            time.sleep(0.2)
+        assert "handoff.in" in c.logs(joined), "no shard reached the new node"
 
         # Check the history.
         assert users, "the workload acknowledged nothing"

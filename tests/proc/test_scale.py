@@ -49,6 +49,8 @@ class Load:
     """Clients writing and reading through every node while the cluster
     changes; every answer is kept."""
 
+    WRITERS = 3
+
     def __init__(self, urls, users):
         self.urls = urls                    # list, replaced as nodes come and go
         self.users = users
@@ -85,10 +87,13 @@ class Load:
         return None
 
     def _writer(self, n):
+        # Each user has one writer, so the order answers are recorded in is
+        # the order the writes were applied in.
+        mine = self.users[n::self.WRITERS]
         k = 0
-        while not self.stop.is_set():
+        while mine and not self.stop.is_set():
             k += 1
-            u = random.choice(self.users)
+            u = random.choice(mine)
             name = f"w{n}-{k}"
             r = self._call("patch", "PATCH", "/v1/me", key=f"p{n}-{k}", token=u["token"],
                            body={"name": name})
@@ -116,7 +121,7 @@ class Load:
             self._call("read", "GET", f"/v1/users/{u['id']}")
 
     def start(self):
-        self.threads = [threading.Thread(target=self._writer, args=(n,)) for n in range(3)]
+        self.threads = [threading.Thread(target=self._writer, args=(n,)) for n in range(self.WRITERS)]
         self.threads += [threading.Thread(target=self._registrar),
                          threading.Thread(target=self._reader)]
         for t in self.threads:
