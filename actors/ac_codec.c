@@ -17,8 +17,8 @@ ac_enc_init (ac_enc_t *e)
 void ac_enc_free (ac_enc_t *e) { msgpack_sbuffer_destroy (&e->sb); }
 void ac_enc_map (ac_enc_t *e, size_t pairs) { msgpack_pack_map (&e->pk, pairs); }
 
-static void
-s_key (ac_enc_t *e, const char *key)
+void
+ac_enc_key (ac_enc_t *e, const char *key)
 {
     size_t n = strlen (key);
     msgpack_pack_str (&e->pk, n);
@@ -28,7 +28,7 @@ s_key (ac_enc_t *e, const char *key)
 void
 ac_enc_strn (ac_enc_t *e, const char *key, const char *val, size_t len)
 {
-    s_key (e, key);
+    ac_enc_key (e, key);
     if (!val) {
         msgpack_pack_nil (&e->pk);
         return;
@@ -46,14 +46,14 @@ ac_enc_str (ac_enc_t *e, const char *key, const char *val)
 void
 ac_enc_int (ac_enc_t *e, const char *key, int64_t val)
 {
-    s_key (e, key);
+    ac_enc_key (e, key);
     msgpack_pack_int64 (&e->pk, val);
 }
 
 void
 ac_enc_bin (ac_enc_t *e, const char *key, const void *val, size_t len)
 {
-    s_key (e, key);
+    ac_enc_key (e, key);
     msgpack_pack_bin (&e->pk, len);
     msgpack_pack_bin_body (&e->pk, val, len);
 }

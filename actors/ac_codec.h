@@ -25,6 +25,9 @@ typedef struct {
 void ac_enc_init (ac_enc_t *e);
 void ac_enc_free (ac_enc_t *e);
 void ac_enc_map (ac_enc_t *e, size_t pairs);
+/*  A key alone, for a nested value the caller packs next (e->pk: a map
+    or an array the flat reader below never sees, only replies do). */
+void ac_enc_key (ac_enc_t *e, const char *key);
 void ac_enc_str (ac_enc_t *e, const char *key, const char *val);    /* NULL val = nil */
 void ac_enc_strn (ac_enc_t *e, const char *key, const char *val, size_t len);
 void ac_enc_int (ac_enc_t *e, const char *key, int64_t val);

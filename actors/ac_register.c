@@ -9,5 +9,7 @@ ac_register_all (rt_runtime_t *rt)
         rc = rt_register (rt, AC_TYPE_EMAIL, &ac_email_type);
     if (!rc)
         rc = rt_register (rt, AC_TYPE_FLAGS, &ac_flags_type);
+    if (!rc)
+        rc = rt_register (rt, AC_TYPE_LISTING, &ac_listing_type);
     return rc;
 }

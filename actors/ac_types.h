@@ -13,6 +13,7 @@ enum {
     AC_TYPE_USER  = 2,      /* key: usr_...: profile, credentials, status */
     AC_TYPE_EMAIL = 3,      /* key: em_<hash of normalized email>: who owns it */
     AC_TYPE_FLAGS = 4,      /* key: "review": the admin review queue */
+    AC_TYPE_LISTING = 5,    /* key: lst_...: one ad listing */
 };
 
 /*  user messages */
@@ -35,12 +36,38 @@ enum {
                                session ids (32 bytes each) when banned} */
     USER_SESSION_CHECK = 11,/* body {session_id}: 200 {status} while the
                                session exists, else 404 (read-only) */
+    USER_LISTING_NEW = 12,  /* body: a LISTING_CREATE body; sends it to the
+                               listing durably, 200 {listing_id}; 403 when
+                               the user may not post. The anchor of the
+                               create's Idempotency-Key (a retry gets the
+                               first listing id back) */
+    USER_LISTINGS_DELTA = 13,/* body {delta}: active_listings += delta (the
+                               listing's outbox: exactly once) */
 };
 
 /*  email messages */
 enum {
     EMAIL_CLAIM = 1,        /* body {email, user_id, create: bin}; 201 or 409 */
     EMAIL_LOOKUP = 2,       /* reply {user_id} 200, or 404 when unclaimed */
+};
+
+/*  listing messages. Writes carry {caller, role} from the verified token;
+    the actor decides who may (the seller; an admin may delete). */
+enum {
+    LISTING_CREATE = 1,     /* body: id, seller_id, title, description,
+                               category, amount, currency, city, province,
+                               images (bin: NUL-ended URLs), condition,
+                               created_ms, expires_ms. 201 listing; 200 when
+                               it exists already (a retry); 404 if deleted */
+    LISTING_GET    = 2,     /* reply: the listing, or 404 (none, deleted) */
+    LISTING_PATCH  = 3,     /* body: caller, role, if_match?, any create
+                               field, status (active|sold) */
+    LISTING_DELETE = 4,     /* body: caller, role: 204 */
+    LISTING_RENEW  = 5,     /* body: caller, role, expires_ms: 200 listing */
+    LISTING_EXPIRE = 6,     /* the "expire" reminder */
+    LISTING_RESERVE = 7,    /* body {order_id}: 200, or 409 when not active
+                               or already reserved (orders) */
+    LISTING_RELEASE = 8,    /* body {order_id, sold: 0|1}: 200 */
 };
 
 /*  Sessions kept per user: the oldest is dropped (its tokens then fail)
@@ -70,9 +97,14 @@ enum {
 extern const rt_type_def_t ac_flags_type;
 extern const rt_type_def_t ac_user_type;
 extern const rt_type_def_t ac_email_type;
+extern const rt_type_def_t ac_listing_type;
 
 /*  Register every domain type with the runtime. */
 int ac_register_all (rt_runtime_t *rt);
+
+/*  Money (API.md): whole rupiah, IDR only, 0..10^13. */
+#define AC_CURRENCY "IDR"
+#define AC_MONEY_MAX 10000000000000LL
 
 /*  RFC 3339 UTC with milliseconds, "2026-11-24T21:09:00.000Z" (25 bytes). */
 void ac_time_rfc3339 (int64_t ms, char out[32]);

@@ -44,6 +44,7 @@ typedef struct {
     char    password_hash[160];  /* crypto_pwhash_STRBYTES is 128 */
     session_t sessions[AC_USER_SESSIONS_MAX];
     size_t  nsessions;
+    int64_t active_listings;    /* kept by the listings' deltas */
 } user_t;
 
 static void
@@ -142,6 +143,9 @@ s_fill (user_t *u, ac_map_t *m, uint16_t version)
            && s_copy (u->password_hash, sizeof u->password_hash, ac_map_str (m, "password_hash"))
            && ac_map_int (m, "created_ms", &created);
     u->created_ms = created;
+    int64_t active = 0;
+    ac_map_int (m, "active_listings", &active);     /* absent before listings */
+    u->active_listings = active;
     size_t slen = 0;
     const void *sess = ac_map_bin (m, "sessions", &slen);
     /*  Version 1 kept refresh-secret hashes, which version 2 does without:
@@ -175,7 +179,7 @@ s_encode (const void *state, rt_buf_t *out)
     const user_t *u = state;
     ac_enc_t e;
     ac_enc_init (&e);
-    ac_enc_map (&e, 11);
+    ac_enc_map (&e, 12);
     ac_enc_str (&e, "id", u->id);
     ac_enc_str (&e, "email", u->email);
     ac_enc_str (&e, "name", u->name);
@@ -189,6 +193,7 @@ s_encode (const void *state, rt_buf_t *out)
     uint8_t packed[AC_USER_SESSIONS_MAX * SESSION_PACKED];
     s_pack_sessions (u, packed);
     ac_enc_bin (&e, "sessions", packed, u->nsessions * SESSION_PACKED);
+    ac_enc_int (&e, "active_listings", u->active_listings);
     int rc = ac_enc_to_buf (&e, out);
     ac_enc_free (&e);
     return rc;
@@ -539,10 +544,60 @@ s_public (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     ac_enc_str (&e, "city", u->city[0] ? u->city : NULL);
     ac_enc_str (&e, "avatar_url", u->avatar_url[0] ? u->avatar_url : NULL);
     ac_enc_str (&e, "created_at", created);
-    /*  Listings arrive with issue 5; until then nobody has any. */
-    ac_enc_int (&e, "active_listings", 0);
+    ac_enc_int (&e, "active_listings", u->active_listings);
     rt_ctx_reply (ctx, 200, e.sb.data, e.sb.size);
     ac_enc_free (&e);
+}
+
+/*  A new listing by this user: checked here (the user's status is the
+    truth), then created by a durable message, so the listing exists once
+    this answer is stored. With an Idempotency-Key the answer is stored,
+    and a retry gets the first listing id, not a second listing. */
+static void
+s_listing_new (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    const char *lid = m ? ac_map_str (m, "id") : NULL;
+    const char *seller = m ? ac_map_str (m, "seller_id") : NULL;
+    bool ok = lid && seller && !strcmp (seller, u->id) && strlen (lid) < 32;
+    char id[32] = "";
+    if (ok)
+        strcpy (id, lid);
+    ac_map_destroy (&m);
+    if (!u->exists || !ok) {
+        rt_ctx_reject (ctx, u->exists ? 422 : 404, NULL, 0);
+        return;
+    }
+    if (strcmp (u->status, "active")) {
+        rt_ctx_reject (ctx, 403, NULL, 0);
+        return;
+    }
+    if (rt_ctx_send (ctx, AC_TYPE_LISTING, id, strlen (id), LISTING_CREATE, msg->body,
+                     msg->body_len))
+        return;                 /* the turn fails as a whole */
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 1);
+    ac_enc_str (&e, "listing_id", id);
+    rt_ctx_reply (ctx, 200, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
+static void
+s_listings_delta (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    int64_t d = 0;
+    bool ok = m && ac_map_int (m, "delta", &d) && (d == 1 || d == -1);
+    ac_map_destroy (&m);
+    if (!u->exists || !ok)
+        return;
+    u->active_listings += d;
+    if (u->active_listings < 0)
+        u->active_listings = 0;     /* never shown negative; cannot happen */
+    rt_ctx_changed (ctx);
 }
 
 const rt_type_def_t ac_user_type = {
@@ -556,7 +611,8 @@ const rt_type_def_t ac_user_type = {
                   [USER_SESSION_CREATE] = s_session_create, [USER_PATCH] = s_patch,
                   [USER_PUBLIC] = s_public, [USER_SESSION_REFRESH] = s_session_refresh,
                   [USER_SESSIONS] = s_sessions, [USER_SESSION_REVOKE] = s_session_revoke,
-                  [USER_SET_STATUS] = s_set_status, [USER_SESSION_CHECK] = s_session_check },
+                  [USER_SET_STATUS] = s_set_status, [USER_SESSION_CHECK] = s_session_check,
+                  [USER_LISTING_NEW] = s_listing_new, [USER_LISTINGS_DELTA] = s_listings_delta },
     .reads = 1ull << USER_GET | 1ull << USER_AUTH | 1ull << USER_PUBLIC | 1ull << USER_SESSIONS
              | 1ull << USER_SESSION_CHECK,
 };

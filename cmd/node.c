@@ -153,6 +153,7 @@ cmd_node (int argc, char **argv)
                         .ask_timeout_ms = conf->ask_timeout_ms, .log_requests = true,
                         .redis_url = conf->redis_enabled ? conf->redis_url : NULL,
                         .chaos = conf->chaos,
+                        .listing_lifetime_s = conf->listing_lifetime_s,
                         .admin_emails = conf->admin_emails, .fingerprint_key = fp_key,
                         .refresh_key = refresh_key,
                         .jwt = { .key = jwt_key, .key_len = sizeof jwt_key,

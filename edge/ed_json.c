@@ -134,6 +134,8 @@ s_value (vctx_t *v, const json_t *val, const ed_field_t *f, const char *path)
                 s_path (ip, sizeof ip, path, NULL, i);
                 if (!json_is_string (item))
                     s_err (v, ip, "%smust be a string", NULL, 0, 0);
+                else if (strlen (json_string_value (item)) != json_string_length (item))
+                    s_err (v, ip, "%smust not contain NUL characters", NULL, 0, 0);
                 else if (f->item_max && (long long) ed_utf8_len (json_string_value (item)) > f->item_max)
                     s_err (v, ip, "%sis longer than %lld characters", NULL, f->item_max, 0);
             }

@@ -247,3 +247,15 @@ ed_id_new (const char *prefix, char *out)
     }
     out[p + 26] = 0;
 }
+
+bool
+ed_id_valid (const char *prefix, const char *id)
+{
+    size_t p = strlen (prefix);
+    if (!id || strlen (id) != p + 26 || strncmp (id, prefix, p))
+        return false;
+    for (size_t i = p; i < p + 26; i++)
+        if (!strchr ("0123456789ABCDEFGHJKMNPQRSTVWXYZ", id[i]))
+            return false;
+    return true;
+}

@@ -1,6 +1,7 @@
 /*  ed_mp.h - actor replies (msgpack maps) to JSON, and new ids */
 #ifndef ED_MP_H_INCLUDED
 #define ED_MP_H_INCLUDED
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -18,5 +19,9 @@ char *ed_mp_to_text (const uint8_t *buf, size_t len, size_t *out_len);
     of milliseconds and 80 random bits (ULID layout): time-ordered, and
     unguessable. out must hold strlen (prefix) + 27 bytes. */
 void ed_id_new (const char *prefix, char *out);
+
+/*  Can id be one ed_id_new made with prefix? (A cheap check before an id
+    from a URL is allowed to activate an actor.) */
+bool ed_id_valid (const char *prefix, const char *id);
 
 #endif

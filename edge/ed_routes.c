@@ -13,6 +13,7 @@
 #include "ed_sessions.h"
 #include "ed_presence.h"
 #include "ed_admin.h"
+#include "ed_listings.h"
 
 const ed_route_t ed_routes[] = {
     /* method  pattern               auth          idempotency    body  schema  handler */
@@ -35,6 +36,14 @@ const ed_route_t ed_routes[] = {
     { "GET",   "/v1/users/{id}",     ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_users_public },
     { "GET",   "/v1/users/{id}/presence", ED_AUTH_USER, ED_IDEM_NONE, 0, NULL,   ed_presence_get },
     { "POST",  "/v1/presence/heartbeat", ED_AUTH_USER, ED_IDEM_NONE, 0, NULL,    ed_presence_heartbeat },
+    { "POST",  "/v1/listings",       ED_AUTH_ACTIVE, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
+                                                   ed_listings_create_schema,   ed_listings_create },
+    { "GET",   "/v1/listings/{id}",  ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_listings_get },
+    { "PATCH", "/v1/listings/{id}",  ED_AUTH_ACTIVE, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
+                                                   ed_listings_patch_schema,    ed_listings_patch },
+    { "DELETE", "/v1/listings/{id}", ED_AUTH_USER, ED_IDEM_NONE,  0,    NULL,   ed_listings_delete },
+    { "POST",  "/v1/listings/{id}/renew", ED_AUTH_ACTIVE, ED_IDEM_OPTIONAL, 0, NULL,
+                                                   ed_listings_renew },
     { "GET",   "/v1/cluster",        ED_AUTH_ADMIN, ED_IDEM_NONE, 0,    NULL,   ed_ops_cluster },
     { "POST",  "/v1/admin/actors/{type}/{key}/kill", ED_AUTH_ADMIN, ED_IDEM_NONE, 0, NULL,
                                                    ed_admin_kill_actor },

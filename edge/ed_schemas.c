@@ -49,3 +49,54 @@ const ed_field_t ed_users_patch_schema[] = {
     { .name = "avatar_url", .type = ED_T_STRING, .nullable = true, .min = 0, .max = 2048 },
     { NULL },
 };
+
+/*  Listings (API.md §Listings). Money: whole rupiah, IDR, 0..10^13 (a
+    fraction is not an integer: 422). city and province have no length in
+    API.md: 1..100, like a user's city. */
+static const char *const s_categories[] = {
+    "cars", "motorcycles", "property", "electronics", "fashion", "hobbies", "jobs",
+    "services", "other", NULL,
+};
+static const char *const s_conditions[] = { "new", "used", NULL };
+static const char *const s_currencies[] = { "IDR", NULL };
+static const char *const s_listing_statuses[] = { "active", "sold", NULL };
+
+const ed_field_t ed_money_schema[] = {
+    { .name = "amount", .type = ED_T_INT, .required = true, .min = 0, .max = 10000000000000LL },
+    { .name = "currency", .type = ED_T_STRING, .required = true, .min = 3, .max = 3,
+      .oneof = s_currencies },
+    { NULL },
+};
+
+static const ed_field_t s_location_schema[] = {
+    { .name = "city", .type = ED_T_STRING, .required = true, .min = 1, .max = 100 },
+    { .name = "province", .type = ED_T_STRING, .required = true, .min = 1, .max = 100 },
+    { NULL },
+};
+
+#define LISTING_FIELDS(req)                                                             \
+    { .name = "title", .type = ED_T_STRING, .required = req, .min = 3, .max = 120 },    \
+    { .name = "description", .type = ED_T_STRING, .min = 0, .max = 5000 },              \
+    { .name = "category", .type = ED_T_STRING, .required = req, .min = 1, .max = 16,    \
+      .oneof = s_categories },                                                          \
+    { .name = "price", .type = ED_T_OBJECT, .required = req, .fields = ed_money_schema }, \
+    { .name = "location", .type = ED_T_OBJECT, .required = req,                         \
+      .fields = s_location_schema },                                                    \
+    { .name = "images", .type = ED_T_ARRAY_OF_STRING, .min = 0, .max = 20,              \
+      .item_max = 2048 },                                                               \
+    { .name = "condition", .type = ED_T_STRING, .required = req, .min = 1, .max = 8,    \
+      .oneof = s_conditions }
+
+/*  POST /v1/listings */
+const ed_field_t ed_listings_create_schema[] = {
+    LISTING_FIELDS (true),
+    { NULL },
+};
+
+/*  PATCH /v1/listings/{id}: any create field, and the status a seller
+    may set (expired comes from the clock, not from a client). */
+const ed_field_t ed_listings_patch_schema[] = {
+    LISTING_FIELDS (false),
+    { .name = "status", .type = ED_T_STRING, .min = 1, .max = 8, .oneof = s_listing_statuses },
+    { NULL },
+};

@@ -8,5 +8,8 @@ extern const ed_field_t ed_sessions_create_schema[];
 extern const ed_field_t ed_users_patch_schema[];
 extern const ed_field_t ed_sessions_refresh_schema[];
 extern const ed_field_t ed_admin_status_schema[];
+extern const ed_field_t ed_money_schema[];
+extern const ed_field_t ed_listings_create_schema[];
+extern const ed_field_t ed_listings_patch_schema[];
 
 #endif

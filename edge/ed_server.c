@@ -647,6 +647,8 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
               opts->cluster_name ? opts->cluster_name : "local");
     self->opts.cluster_name = self->cluster_name;
     self->opts.listen = NULL;
+    if (!self->opts.listing_lifetime_s)
+        self->opts.listing_lifetime_s = 30 * 86400;
     self->labels = calloc (ed_routes_count, sizeof *self->labels);
     for (size_t i = 0; self->labels && i < ed_routes_count; i++) {
         char l[160];

@@ -43,6 +43,9 @@ typedef struct {
     /*  [debug] chaos: POST /v1/admin/actors/{type}/{key}/kill works (404
         otherwise). For chaos tests, never in production. */
     bool           chaos;
+    /*  [listings] lifetime_s: a listing is active this long after its
+        create or renew; 0 = 30 days. */
+    uint32_t       listing_lifetime_s;
 } ed_options_t;
 
 /*  Start serving. NULL with a reason in err on failure (port taken). */

@@ -210,10 +210,7 @@ ed_users_public (ed_req_t *req)
     const char *id = ed_req_capture (req, "id");
     /*  Only well-formed ids reach an actor: anything else cannot exist,
         and must not activate one. */
-    bool ok = strlen (id) == 30 && !strncmp (id, "usr_", 4);
-    for (size_t i = 4; ok && i < 30; i++)
-        ok = strchr ("0123456789ABCDEFGHJKMNPQRSTVWXYZ", id[i]) != NULL && id[i];
-    if (!ok) {
+    if (!ed_id_valid ("usr_", id)) {
         ed_reply_problem (req, ED_P_NOT_FOUND, NULL);
         return;
     }

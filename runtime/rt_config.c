@@ -53,6 +53,7 @@ static const field_t s_fields[] = {
     F_STR ("redis.url", redis_url, 1, ""),
     F_STR ("kafka.brokers", kafka_brokers, 1, ""),
     F_STR ("kafka.topic_prefix", kafka_topic_prefix, 0, "pasar."),
+    F_U32 ("listings.lifetime_s", listing_lifetime_s, 1, 31536000, 2592000),
     F_U32 ("payments.fee_bps", fee_bps, 0, 10000, 0),
     F_STR ("payments.midtrans.server_key", midtrans_server_key, 0, ""),
     F_STR ("payments.xendit.callback_token", xendit_callback_token, 0, ""),
@@ -66,7 +67,7 @@ static const field_t s_fields[] = {
 
 static const char *s_tables[] = {
     "cluster", "storage", "runtime", "idempotency", "security", "auth", "redis",
-    "kafka", "payments", "payments.midtrans", "payments.xendit", "push", "debug",
+    "kafka", "listings", "payments", "payments.midtrans", "payments.xendit", "push", "debug",
 };
 
 /*  Keys an optional section must give when it is present. */

@@ -61,6 +61,8 @@ typedef struct {
     bool     kafka_enabled;
     char     kafka_brokers[256];
     char     kafka_topic_prefix[64];
+    /* [listings] */
+    uint32_t listing_lifetime_s;/* active until then, unless renewed */
     /* [payments] */
     uint32_t fee_bps;           /* 0..10000 */
     char     midtrans_server_key[256];

@@ -138,3 +138,51 @@ def test_answers_match_the_spec(node):
               ("get", "/v1/admin/flags", 403), ("post", "/v1/admin/users/{id}/status", 403)]
     for want in wants:
         assert want in seen, want
+
+
+def test_listing_answers_match_the_spec(node):
+    pw = "correct horse battery"
+    seller, other = "spec-seller@example.com", "spec-other@example.com"
+    auth = {}
+    for email in (seller, other):
+        requests.post(node.url + "/v1/users", json={"email": email, "password": pw, "name": "S"})
+        t = requests.post(node.url + "/v1/sessions",
+                          json={"email": email, "password": pw, "device_name": "t"}).json()
+        auth[email] = {"Authorization": "Bearer " + t["access_token"]}
+    good = {"title": "Sepeda lipat", "category": "hobbies", "condition": "used",
+            "price": {"amount": 1500000, "currency": "IDR"},
+            "location": {"city": "Depok", "province": "Jawa Barat"},
+            "images": ["https://img.example.com/1.jpg"]}
+    seen = set()
+
+    def call(method, template, path, **kw):
+        r = requests.request(method, node.url + path, **kw)
+        _check(method, template, r)
+        seen.add((method, template, r.status_code))
+        return r
+
+    call("post", "/v1/listings", "/v1/listings", json=good)
+    lid = call("post", "/v1/listings", "/v1/listings", json=good, headers=auth[seller]).json()["id"]
+    call("post", "/v1/listings", "/v1/listings", json=dict(good, price={"amount": -1, "currency": "IDR"}),
+         headers=auth[seller])
+    call("post", "/v1/listings", "/v1/listings", data="{", headers=dict(auth[seller], **{"Content-Type": "application/json"}))
+    one = f"/v1/listings/{lid}"
+    call("get", "/v1/listings/{id}", one)
+    call("get", "/v1/listings/{id}", "/v1/listings/lst_nope")
+    call("patch", "/v1/listings/{id}", one, json={"title": "Sepeda lipat murah"}, headers=auth[seller])
+    call("patch", "/v1/listings/{id}", one, json={"title": "Not yours"}, headers=auth[other])
+    call("patch", "/v1/listings/{id}", one, json={"title": "Stale"},
+         headers=dict(auth[seller], **{"If-Match": '"1"'}))
+    call("patch", "/v1/listings/{id}", one, json={"colour": "red"}, headers=auth[seller])
+    call("post", "/v1/listings/{id}/renew", one + "/renew", headers=auth[seller])
+    call("post", "/v1/listings/{id}/renew", one + "/renew", headers=auth[other])
+    call("delete", "/v1/listings/{id}", one, headers=auth[other])
+    call("delete", "/v1/listings/{id}", one, headers=auth[seller])
+    call("delete", "/v1/listings/{id}", one, headers=auth[seller])
+    wants = [("post", "/v1/listings", s) for s in (201, 400, 401, 422)]
+    wants += [("get", "/v1/listings/{id}", s) for s in (200, 404)]
+    wants += [("patch", "/v1/listings/{id}", s) for s in (200, 403, 412, 422)]
+    wants += [("post", "/v1/listings/{id}/renew", s) for s in (200, 403)]
+    wants += [("delete", "/v1/listings/{id}", s) for s in (204, 403, 404)]
+    for want in wants:
+        assert want in seen, want

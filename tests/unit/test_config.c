@@ -103,6 +103,7 @@ test_full (void **state)
         "[runtime]\nworkers = 4\n"
         "[auth]\nadmin_emails = [\" Admin@Example.COM \", \"ops@example.com\"]\n"
         "[redis]\nurl = \"redis://127.0.0.1:6380/0\"\n"
+        "[listings]\nlifetime_s = 120\n"
         "[payments]\nfee_bps = 250\n[payments.midtrans]\nserver_key = \"sk\"\n"
         NODE
         "\n[[node]]\nid = \"n2\"\nbind = \"tcp://127.0.0.1:7102\"\nhttp = \"127.0.0.1:8081\"\nweight = 3\n");
@@ -117,6 +118,7 @@ test_full (void **state)
     assert_true (c->redis_enabled);
     assert_string_equal (c->redis_url, "redis://127.0.0.1:6380/0");
     assert_int_equal (c->fee_bps, 250);
+    assert_int_equal (c->listing_lifetime_s, 120);
     assert_string_equal (c->midtrans_server_key, "sk");
     assert_int_equal (c->node_count, 2);
     assert_int_equal (c->nodes[1].weight, 3);
