@@ -62,6 +62,10 @@ typedef struct {
 
 typedef void (rt_handler_fn) (rt_ctx_t *ctx, void *state, const rt_msg_t *msg);
 
+/*  For rt_type_def_t.index: one entry (copied). */
+typedef void (rt_index_emit_fn) (void *sink, const void *key, size_t klen,
+                                 const void *val, size_t vlen);
+
 typedef struct {
     const char *name;               /* for logs and metrics */
     uint16_t    state_version;      /* written with every state */
@@ -84,6 +88,15 @@ typedef struct {
         rt_read may run those on the caller's thread against the committed
         state, without a turn; anything else they try fails the read. */
     uint64_t reads;
+    /*  Optional secondary index: emit every entry (key, value) the state
+        stands for; nothing for a state that does not exist. The runtime
+        keeps the shard's index equal to what the committed states emit,
+        in the same commits (rt_index.c); queries read it with rt_scan.
+        Keys must be unique across the type's actors (put the actor's key
+        in them) and at most RT_INDEX_KEY_MAX bytes. Pure: the same state
+        gives the same entries. */
+    void (*index) (const rt_addr_t *addr, const void *state, rt_index_emit_fn *emit,
+                   void *sink);
 } rt_type_def_t;
 
 /* ---- during a turn --------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include "rt_internal.h"
 #include "rt_envelope.h"
+#include "rt_index.h"
 
 typedef struct {
     uint32_t shard;
@@ -599,6 +600,18 @@ s_abort (rt_ctx_t *ctx, const rt_type_def_t *def, rt_imsg_t *msg, int err)
     rt_worker_kill_actor (ctx->w, ctx->actor);
 }
 
+/*  The index entries the new state stands for replace the old ones. The
+    state's "exists" is the type's business: its hook emits nothing for
+    one that does not. */
+static void
+s_index (rt_ctx_t *ctx, const rt_type_def_t *def, const rt_index_set_t *before)
+{
+    rt_index_set_t *after = rt_index_collect (def, &ctx->self, rt_actor_state (ctx->actor));
+    int rc = after ? rt_index_write (s_rec (ctx), ctx->shard, before, after) : RT_ETOOBIG;
+    rt_index_set_destroy (&after);
+    s_effect (ctx, rc);
+}
+
 void
 rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
 {
@@ -615,6 +628,7 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
 
     st_key_t ik, dk;
     bool handled = false, mark_dedup = false;
+    rt_index_set_t *before = NULL;
     if (msg->deadline_ms && ctx.now_ms > msg->deadline_ms) {
         /*  The asker has given up: running it now only adds load to an
             actor that is already behind (load shedding, at most once). */
@@ -673,6 +687,12 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
                 s_answer_actor (rt, msg, 501, "no handler", 10);
         }
         else {
+            /*  What the index holds for this actor now, to write only the
+                difference after the turn. Queries (rt_read) never get
+                here, so this costs writes only. */
+            if (def->index && !(before = rt_index_collect (def, &ctx.self,
+                                                            rt_actor_state (actor))))
+                s_effect (&ctx, RT_ENOMEM);
             rt_msg_t view = {
                 .type = msg->type, .body = msg->body, .body_len = msg->body_len,
                 .status = msg->status, .corr_id = msg->corr_id,
@@ -684,6 +704,9 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
         }
     }
 
+    if (!ctx.aborted && !ctx.effect_err && ctx.changed && before)
+        s_index (&ctx, def, before);
+    rt_index_set_destroy (&before);
     if (ctx.aborted || ctx.effect_err) {
         s_abort (&ctx, def, msg, ctx.effect_err);
         *alive = false;

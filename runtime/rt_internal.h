@@ -34,6 +34,7 @@ typedef struct rt_pump rt_pump_t;
 typedef struct rt_kv rt_kv_t;
 typedef struct rt_owner rt_owner_t;
 typedef struct rt_handoff rt_handoff_t;
+typedef struct rt_services rt_services_t;
 
 /* ---- messages in memory ------------------------------------------------ */
 
@@ -163,6 +164,7 @@ struct rt_runtime {
     rt_placement_t     *old_placements[RT_RELOADS_MAX];
     unsigned            nold_placements;
     rt_transport_t     *transport;
+    rt_services_t      *services;
     rt_owner_t         *owner;
     rt_handoff_t       *handoff;
     atomic_bool         leaving;        /* not in cluster.toml any more */
@@ -297,6 +299,18 @@ int rt_ctx_query (rt_runtime_t *rt, const rt_type_def_t *def, void *state,
     False when it must go to the actor after all (not a query, not served
     here, no reader free); reply is then untouched. */
 bool rt_read_msg (rt_runtime_t *self, const rt_imsg_t *m, rt_reply_t *reply);
+/*  A snapshot reader from the pool (NULL when RT_READERS_MAX are out),
+    and back. */
+st_reader_t *rt_reader_take (rt_runtime_t *rt);
+/*  Node services (rt_service.c). enqueue: a peer's question for the
+    service thread; the future (taken) gets the answer. */
+rt_services_t *rt_services_new (rt_runtime_t *rt);
+int rt_services_start (rt_services_t *self);
+void rt_services_stop (rt_services_t *self);
+void rt_services_destroy (rt_services_t **p);
+void rt_services_enqueue (rt_services_t *self, uint16_t id, const void *body, size_t len,
+                          rt_future_t *future);
+void rt_reader_give (rt_runtime_t *rt, st_reader_t *r);
 
 /*  Free the snapshot readers (at destroy, once no caller is inside). */
 void rt_read_destroy (rt_runtime_t *rt);

@@ -102,6 +102,21 @@
     its own keyed records, not in the state blob. */
 #define RT_STATE_MAX_BYTES      (256u * 1024)
 
+/*  Secondary index entries (rt_type_def_t.index) of one actor: a listing
+    has 2 per word of its title and description plus a few, and 5,000
+    characters hold at most 2,500 words. Keys stay far below LMDB's 511
+    bytes with the shard prefix; values are small summaries. */
+#define RT_INDEX_ENTRIES_MAX    8192u
+#define RT_INDEX_KEY_MAX        160u
+#define RT_INDEX_VAL_MAX        2048u
+
+/*  Node services (rt_service.c): ids per runtime, and questions from
+    peers waiting for the service thread. A search fans out to every node
+    once per page; 64 waiting is a burst far beyond what 2 cores answer
+    in a deadline, so more is refused (RT_EOVERLOADED: 503) at once. */
+#define RT_SERVICES_MAX         16u
+#define RT_SERVICE_QUEUE_MAX    64u
+
 /*  Outgoing messages, replies and reminder changes from one turn. A turn
     is a small step of a state machine; a handler that wants more is looping
     where it should be sending itself a message. */

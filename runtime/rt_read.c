@@ -34,8 +34,8 @@ rt_state_load (const rt_type_def_t *def, st_reader_t *reader, const rt_addr_t *a
 
 /* ---- the reader pool ------------------------------------------------------- */
 
-static st_reader_t *
-s_take (rt_runtime_t *rt)
+st_reader_t *
+rt_reader_take (rt_runtime_t *rt)
 {
     pthread_mutex_lock (&rt->rd_lock);
     st_reader_t *r = NULL;
@@ -54,8 +54,8 @@ s_take (rt_runtime_t *rt)
     return r;
 }
 
-static void
-s_give (rt_runtime_t *rt, st_reader_t *r)
+void
+rt_reader_give (rt_runtime_t *rt, st_reader_t *r)
 {
     pthread_mutex_lock (&rt->rd_lock);
     rt->rd_free[rt->rd_nfree++] = r;
@@ -83,7 +83,7 @@ s_snapshot_query (rt_runtime_t *self, const rt_type_def_t *def, const rt_addr_t 
 {
     uint32_t shard = (uint32_t) (rt_hash (to->type, to->key, to->len) % self->opts.shards);
     uint32_t word = rt_owner_word (self->owner, shard);
-    st_reader_t *reader = RT_SH_STATE (word) == RT_SH_OWNED ? s_take (self) : NULL;
+    st_reader_t *reader = RT_SH_STATE (word) == RT_SH_OWNED ? rt_reader_take (self) : NULL;
     if (!reader)
         return RT_READ_ELSEWHERE;
     void *state = NULL;
@@ -94,7 +94,7 @@ s_snapshot_query (rt_runtime_t *self, const rt_type_def_t *def, const rt_addr_t 
             handler runs, so a slow handler never holds back map growth. */
         st_reader_end (reader);
     }
-    s_give (self, reader);
+    rt_reader_give (self, reader);
     /*  The shard did not move while the snapshot was taken (a move changes
         the word before the data goes): else ask whoever has it now. */
     if (rt_owner_word (self->owner, shard) != word) {

@@ -61,7 +61,13 @@ rt_runtime_new (const rt_options_t *opts, char *err, size_t errlen)
         free (self);
         return NULL;
     }
-    if (rt_cluster_init (self, err, errlen) || rt_owner_new (self, &self->owner, err, errlen)) {
+    self->services = rt_services_new (self);
+    if (!self->services) {
+        snprintf (err, errlen, "runtime: out of memory");
+    }
+    if (!self->services || rt_cluster_init (self, err, errlen)
+        || rt_owner_new (self, &self->owner, err, errlen)) {
+        rt_services_destroy (&self->services);
         rt_cluster_destroy (self);
         st_store_destroy (&self->store);
         free (self);
@@ -117,6 +123,8 @@ rt_start (rt_runtime_t *self)
         rc = rt_cluster_start (self);
     if (!rc)
         rc = rt_handoff_start (self->handoff);
+    if (!rc)
+        rc = rt_services_start (self->services);
     return rc;
 }
 
@@ -133,6 +141,11 @@ rt_runtime_destroy (rt_runtime_t **p)
         those are freed only after it. */
     if (self->handoff)
         rt_handoff_stop (self->handoff);
+    /*  Questions waiting for the service thread are told "stopped" while
+        the transport can still carry that answer (later ones are refused
+        the same way until the transport is gone). */
+    if (self->services)
+        rt_services_stop (self->services);
     if (self->timer)
         rt_timer_stop (self->timer);
     if (self->pump)
@@ -148,6 +161,7 @@ rt_runtime_destroy (rt_runtime_t **p)
     if (self->owner)
         rt_wait_fail_all (self->owner);
     rt_cluster_destroy (self);
+    rt_services_destroy (&self->services);
     rt_handoff_destroy (&self->handoff);
     rt_owner_destroy (&self->owner);
     rt_timer_destroy (&self->timer);
@@ -251,6 +265,12 @@ rt_kill (rt_runtime_t *self, uint16_t type, const char *key, size_t len)
     /*  Kills bypass the inbox bound: they must get through to an
         overloaded worker most of all. */
     return rt_deliver (self, m);
+}
+
+uint32_t
+rt_shard_count (rt_runtime_t *self)
+{
+    return self->opts.shards;
 }
 
 int

@@ -130,6 +130,8 @@ int rt_failed (rt_runtime_t *self);
 /*  shard = fnv1a64(type, key) mod shards: stable across versions, because
     every LMDB key is prefixed by it. */
 uint32_t rt_shard_of (uint16_t type, const char *key, size_t len, uint32_t shards);
+/*  cluster.shards */
+uint32_t rt_shard_count (rt_runtime_t *self);
 
 typedef struct {
     uint64_t activations, passivations, kills, turns;
@@ -208,6 +210,51 @@ int64_t rt_cluster_changed_ms (rt_runtime_t *self);
 int rt_broadcast (rt_runtime_t *self, const void *data, size_t len);
 typedef void (rt_on_broadcast_fn) (const void *data, size_t len, void *arg);
 void rt_on_broadcast (rt_runtime_t *self, rt_on_broadcast_fn *fn, void *arg);
+
+/* ---- node services and scans (search) --------------------------------------- */
+
+/*  A node's own answer to a question about its share of the data (the
+    shards it serves): fills reply->status/body (malloc'd); returns 0 or
+    an rt_err_t. Runs on the asking thread for this node, on the service
+    thread for a peer's question. */
+typedef int (rt_service_fn) (rt_runtime_t *rt, void *arg, const void *body, size_t len,
+                             rt_reply_t *reply);
+
+/*  Before rt_start; id 1..RT_SERVICES_MAX-1. */
+int rt_service_register (rt_runtime_t *rt, uint16_t id, rt_service_fn *fn, void *arg);
+
+/*  Ask service id of every node (this one included; nodes leaving too,
+    while they hold shards), in parallel, within timeout_ms. replies[i] is
+    node i's answer (err RT_EUNAVAILABLE for a node down, RT_ETIMEOUT...);
+    *n the number of nodes (<= max). Free each with rt_reply_free. */
+int rt_call_all (rt_runtime_t *rt, uint16_t id, const void *body, size_t len, int timeout_ms,
+                 rt_reply_t *replies, size_t max, size_t *n);
+
+/*  A snapshot of what this node serves: the shards OWNED here when it
+    opens. For services. NULL when no snapshot reader is free. */
+typedef struct rt_scan rt_scan_t;
+rt_scan_t *rt_scan_open (rt_runtime_t *rt);
+uint32_t rt_scan_shards (const rt_scan_t *s);
+bool rt_scan_owned (const rt_scan_t *s, uint32_t shard);
+/*  fn for each index entry of shard with lo <= key < hi (hi empty: to the
+    end), ascending or (reverse) descending, at most max; fn returns
+    non-zero to stop. Keys are the type's own (rt_type_def_t.index).
+    Returns the number visited or an rt_err_t (negative never; >= RT_E*
+    values are errors: check with the count you expect). */
+typedef int (rt_scan_fn) (void *arg, const void *key, size_t klen, const void *val, size_t vlen);
+int rt_scan_index (rt_scan_t *s, uint32_t shard, const void *lo, size_t lolen, const void *hi,
+                   size_t hilen, bool reverse, size_t max, rt_scan_fn *fn, void *arg);
+/*  One index entry: 0 (val points into the snapshot), 1 absent, or an error. */
+int rt_scan_get (rt_scan_t *s, uint32_t shard, const void *key, size_t klen, const void **val,
+                 size_t *vlen);
+/*  An actor's committed state, decoded (free with its type's state_free;
+    a new state when it has none); RT_ENOTOWNER when its shard is not
+    in this scan. */
+int rt_scan_state (rt_scan_t *s, uint16_t type, const char *key, size_t klen, void **state);
+/*  End the snapshot; covered (shards/8 bytes, may be NULL) gets the shards
+    that were served here for the whole scan: the answer stands for
+    exactly those. */
+void rt_scan_close (rt_scan_t **s, uint8_t *covered);
 
 /*  Per-type counters for /metrics. */
 typedef struct {

@@ -159,6 +159,37 @@ rt_transport_forward (rt_transport_t *self, uint32_t node, rt_imsg_t *msg)
     return 0;
 }
 
+void
+rt_transport_call (rt_transport_t *self, uint32_t node, uint16_t service, const void *body,
+                   size_t len, rt_future_t *future, int64_t deadline_ms)
+{
+    int rc = node >= self->n || node == self->self || !atomic_load (&self->up[node])
+             ? RT_EUNAVAILABLE : 0;
+    uint8_t *wire = rc ? NULL : malloc (1 + 8 + 2 + len);
+    if (!rc && !wire)
+        rc = RT_ENOMEM;
+    if (!rc) {
+        wire[0] = 'Q';
+        s_put64 (wire + 1, atomic_fetch_add (&self->next_corr, 1));
+        st_put_u16 (wire + 9, service);
+        if (len)
+            memcpy (wire + 11, body, len);
+        pipe_head_t head = { .peer = node, .future = future, .deadline_ms = deadline_ms };
+        rc = s_post (self, &head, wire, 11 + len);
+        free (wire);
+        if (!rc)
+            return;             /* the transport thread holds the future now */
+    }
+    rt_future_complete (future, rc, 0, false, NULL, 0);
+    rt_future_release (&future);
+}
+
+uint32_t
+rt_transport_nodes (rt_transport_t *self)
+{
+    return atomic_load (&self->n);
+}
+
 int
 rt_transport_send (rt_transport_t *self, uint32_t node, const void *data, size_t len)
 {
@@ -451,6 +482,23 @@ s_on_message (rt_transport_t *self, uint32_t peer, const uint8_t *d, size_t len)
     rt_deliver (self->rt, m);
 }
 
+/*  'Q' [corr:8][service:2][body]: for the service thread; its answer
+    goes back as 'R' like an ask's. */
+static void
+s_on_query (rt_transport_t *self, uint32_t peer, const uint8_t *d, size_t len)
+{
+    if (len < 11)
+        return;
+    answer_to_t *a = malloc (sizeof *a);
+    rt_future_t *f = a ? rt_future_new_cb (s_answer, a) : NULL;
+    if (!f) {
+        free (a);
+        return;                 /* the asker times out */
+    }
+    *a = (answer_to_t) { self, peer, s_get64 (d + 1) };
+    rt_services_enqueue (self->rt->services, st_get_u16 (d + 9), d + 11, len - 11, f);
+}
+
 static void
 s_on_answer (rt_transport_t *self, const uint8_t *d, size_t len)
 {
@@ -512,6 +560,7 @@ s_from_peer (rt_transport_t *self, zmsg_t *msg)
     switch (d[0]) {
         case 'M': s_on_message (self, peer, d, len); break;
         case 'R': s_on_answer (self, d, len); break;
+        case 'Q': s_on_query (self, peer, d, len); break;
         case 'A':
             if (len == 13)
                 rt_src_acked (self->rt, s_get32 (d + 1), s_get64 (d + 5));

@@ -20,6 +20,8 @@
       'H' [epoch:8][len:4][claims bitmap]         heartbeat: the shards this
                                                   node holds the data of
       'X' / 'Y'                                   shard handoff (rt_handoff.c)
+      'Q' [corr:8][service:2][body]               a node service's question
+                                                  (rt_service.c); answer 'R'
 
     A receiver refuses a message for a shard it neither holds nor is
     handing on or waiting for (RT_ENOTOWNER): a shard is served only where
@@ -61,6 +63,14 @@ void rt_transport_destroy (rt_transport_t **p);
     RT_EUNAVAILABLE (peer down), RT_EOVERLOADED (queue full). */
 int rt_transport_forward (rt_transport_t *self, uint32_t node, struct rt_imsg *msg);
 
+/*  Put service's question to node: future (taken) gets the answer, or
+    the error (RT_EUNAVAILABLE when down, RT_ETIMEOUT past deadline_ms). */
+struct rt_future;
+void rt_transport_call (rt_transport_t *self, uint32_t node, uint16_t service,
+                        const void *body, size_t len, struct rt_future *future,
+                        int64_t deadline_ms);
+/*  Nodes in the table (grows on reload; leaving ones stay). */
+uint32_t rt_transport_nodes (rt_transport_t *self);
 /*  Tell node that outbox entry (shard, seq) was delivered. */
 void rt_transport_ack (rt_transport_t *self, uint32_t node, uint32_t shard, uint64_t seq);
 

@@ -17,6 +17,7 @@
         'O' outbox       [seq:8]                             -> envelope
         'D' dedup        [type:2][klen:1][key][src_shard:4][seq:8] -> ""
         'M' shard meta   [name]                              -> value
+        'X' index entry  [the type's index key]               -> value
 
     The node's own metadata lives under shard 0xFFFF (no real shard: the
     cluster has at most RT_SHARDS_MAX = 65535 shards, numbered 0..65534).
@@ -39,6 +40,7 @@
 #define ST_KIND_OUTBOX     'O'
 #define ST_KIND_DEDUP      'D'
 #define ST_KIND_META       'M'
+#define ST_KIND_INDEX      'X'
 
 #define ST_NODE_SHARD      0xFFFFu
 

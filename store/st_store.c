@@ -373,3 +373,30 @@ st_reader_scan (st_reader_t *self, const void *lo, size_t lolen,
         return RT_ESTORE;
     return (int) visited;
 }
+
+int
+st_reader_scan_rev (st_reader_t *self, const void *lo, size_t lolen,
+                    const void *hi, size_t hilen, size_t max,
+                    st_scan_fn *fn, void *arg)
+{
+    if (!self->cursor && mdb_cursor_open (self->txn, self->store->dbi, &self->cursor))
+        return RT_ESTORE;
+    /*  The last key below hi: the first at or above it, then one back (or
+        the very last key when nothing is at or above hi). */
+    MDB_val k = { hilen, (void *) hi }, v;
+    int rc = mdb_cursor_get (self->cursor, &k, &v, MDB_SET_RANGE);
+    rc = rc == MDB_NOTFOUND ? mdb_cursor_get (self->cursor, &k, &v, MDB_LAST)
+                            : rc ? rc : mdb_cursor_get (self->cursor, &k, &v, MDB_PREV);
+    size_t visited = 0;
+    while (rc == 0 && visited < max) {
+        if (s_cmp (k.mv_data, k.mv_size, lo, lolen) < 0)
+            break;
+        visited++;
+        if (fn (arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size))
+            break;
+        rc = mdb_cursor_get (self->cursor, &k, &v, MDB_PREV);
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return RT_ESTORE;
+    return (int) visited;
+}

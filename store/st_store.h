@@ -72,6 +72,11 @@ int st_reader_scan (st_reader_t *self, const void *lo, size_t lolen,
                     const void *hi, size_t hilen, size_t max,
                     st_scan_fn *fn, void *arg);
 
+/*  The same over [lo, hi) from the top down: hi's predecessor first. */
+int st_reader_scan_rev (st_reader_t *self, const void *lo, size_t lolen,
+                        const void *hi, size_t hilen, size_t max,
+                        st_scan_fn *fn, void *arg);
+
 /* ---- for the committer only ------------------------------------------ */
 
 /*  Opaque handles for st_commit.c: the LMDB env and dbi, and the lock that

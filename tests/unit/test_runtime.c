@@ -544,6 +544,143 @@ test_read_committed_state (void **state)
     rt_runtime_destroy (&rt);
 }
 
+/* ---- secondary index, scans, node services ------------------------------- */
+
+typedef struct { long long v[64]; char k[64][8]; int n; } seen_t;
+
+static int
+s_seen (void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    seen_t *s = arg;
+    const uint8_t *p = key;
+    assert_true (klen > 9 && p[0] == 'v' && vlen == klen - 9 && vlen < 8 && s->n < 64);
+    uint64_t u = 0;
+    for (int i = 1; i <= 8; i++)
+        u = (u << 8) | p[i];
+    s->v[s->n] = (long long) (u ^ (1ull << 63));
+    memcpy (s->k[s->n], val, vlen);
+    s->k[s->n][vlen] = 0;
+    s->n++;
+    return 0;
+}
+
+/*  Every counter's current value, from the index of every shard, in one
+    direction per shard; covered must come back full. */
+static void
+s_scan_all (rt_runtime_t *rt, bool reverse, seen_t *seen)
+{
+    memset (seen, 0, sizeof *seen);
+    rt_scan_t *sc = rt_scan_open (rt);
+    assert_non_null (sc);
+    for (uint32_t sh = 0; sh < rt_scan_shards (sc); sh++) {
+        assert_true (rt_scan_owned (sc, sh));
+        int before = seen->n;
+        int n = rt_scan_index (sc, sh, "v", 1, "w", 1, reverse, 100, s_seen, seen);
+        assert_int_equal (n, seen->n - before);
+        for (int i = before + 1; i < seen->n; i++)      /* ordered within the shard */
+            assert_true (reverse ? seen->v[i - 1] >= seen->v[i] : seen->v[i - 1] <= seen->v[i]);
+    }
+    uint8_t covered[2];
+    rt_scan_close (&sc, covered);
+    assert_null (sc);
+    assert_int_equal (covered[0], 0xff);
+    assert_int_equal (covered[1], 0xff);
+}
+
+static long long
+s_value_of (const seen_t *s, const char *key)
+{
+    long long v = 0;
+    int found = 0;
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp (s->k[i], key)) {
+            v = s->v[i];
+            found++;
+        }
+    assert_true (found <= 1);       /* never a stale second entry */
+    return found ? v : 0;
+}
+
+static int
+s_count_service (rt_runtime_t *rt, void *arg, const void *body, size_t len, rt_reply_t *reply)
+{
+    (void) arg;
+    assert_int_equal (len, 2);
+    assert_memory_equal (body, "hi", 2);
+    seen_t seen;
+    s_scan_all (rt, false, &seen);
+    reply->status = 200;
+    reply->body = malloc (16);
+    reply->body_len = (size_t) snprintf ((char *) reply->body, 16, "%d", seen.n);
+    return 0;
+}
+
+static void
+test_index_follows_state (void **state)
+{
+    (void) state;
+    char err[256];
+    rt_runtime_t *rt = rt_runtime_new (&(rt_options_t) { .data_dir = s_dir, .node_id = "t1",
+                                                         .shards = 16, .workers = 2 },
+                                       err, sizeof err);
+    assert_non_null (rt);
+    assert_int_equal (rt_register (rt, COUNTER_TYPE, &counter_type), 0);
+    assert_int_equal (rt_service_register (rt, 0, s_count_service, NULL), RT_EINVAL);
+    assert_int_equal (rt_service_register (rt, 3, s_count_service, NULL), 0);
+    assert_int_equal (rt_start (rt), 0);
+    assert_int_equal (rt_service_register (rt, 4, s_count_service, NULL), RT_EINVAL);
+
+    long long v;
+    assert_int_equal (counter_ask (rt, "a", CTR_INC, "5", &v, 5000), 200);
+    assert_int_equal (counter_ask (rt, "b", CTR_INC, "-3", &v, 5000), 200);
+    assert_int_equal (counter_ask (rt, "c", CTR_INC, "7", &v, 5000), 200);
+    assert_int_equal (counter_ask (rt, "a", CTR_INC, "-4", &v, 5000), 200);
+    assert_int_equal (counter_ask (rt, "d", CTR_INC, "2", &v, 5000), 200);
+    assert_int_equal (counter_ask (rt, "d", CTR_INC, "-2", &v, 5000), 200);    /* 0: no entry */
+    assert_int_equal (counter_ask (rt, "c", CTR_ABORT, NULL, &v, 5000), 500);   /* kept nothing */
+    seen_t seen;
+    for (int reverse = 0; reverse < 2; reverse++) {
+        s_scan_all (rt, reverse, &seen);
+        assert_int_equal (seen.n, 3);
+        assert_int_equal (s_value_of (&seen, "a"), 1);
+        assert_int_equal (s_value_of (&seen, "b"), -3);
+        assert_int_equal (s_value_of (&seen, "c"), 7);
+        assert_int_equal (s_value_of (&seen, "d"), 0);
+    }
+    /*  A node service answers from the same index (one node: this one). */
+    rt_reply_t replies[4];
+    size_t n = 0;
+    assert_int_equal (rt_call_all (rt, 3, "hi", 2, 5000, replies, 4, &n), 0);
+    assert_int_equal (n, 1);
+    assert_int_equal (replies[0].err, 0);
+    assert_int_equal (replies[0].status, 200);
+    assert_int_equal (replies[0].body_len, 1);
+    assert_memory_equal (replies[0].body, "3", 1);
+    rt_reply_free (&replies[0]);
+    assert_int_equal (rt_call_all (rt, 5, "hi", 2, 5000, replies, 4, &n), 0);
+    assert_int_equal (replies[0].err, RT_ENOHANDLER);
+    assert_int_equal (rt_call_all (rt, 3, "hi", 2, 5000, replies, 0, &n), RT_EINVAL);
+
+    /*  The index is what was committed: the same after a restart. */
+    rt_runtime_destroy (&rt);
+    rt = s_open (NULL);
+    s_scan_all (rt, false, &seen);
+    assert_int_equal (seen.n, 3);
+    assert_int_equal (s_value_of (&seen, "a"), 1);
+    rt_scan_t *sc = rt_scan_open (rt);
+    void *st = NULL;
+    assert_int_equal (rt_scan_state (sc, COUNTER_TYPE, "c", 1, &st), 0);
+    assert_non_null (st);
+    assert_int_equal (*(long long *) st, 7);
+    free (st);
+    const void *val;
+    size_t vlen;
+    assert_int_equal (rt_scan_get (sc, 0, "nope", 4, &val, &vlen), 1);
+    assert_int_equal (rt_scan_index (sc, 99, "v", 1, "w", 1, false, 10, s_seen, &seen), RT_EINVAL);
+    rt_scan_close (&sc, NULL);
+    rt_runtime_destroy (&rt);
+}
+
 static void
 test_corrupt_data_dir (void **state)
 {
@@ -597,6 +734,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_random_kills, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupt_data_dir, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_read_committed_state, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_index_follows_state, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter (argv[1]);
