@@ -14,7 +14,7 @@ BUILD    ?= build
 BIN      ?= bin
 PYTHON   := /usr/bin/python3
 PKGS     := libczmq libzmq msgpack lmdb hiredis rdkafka jansson libjwt \
-            libsodium libcurl tomlplusplus
+            libsodium libcurl tomlplusplus libutf8proc
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -pthread -I. \

@@ -19,11 +19,14 @@
     (sizes, known enumerations), so a bad body never corrupts a listing.
     =========================================================================
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ac_types.h"
 #include "ac_codec.h"
 #include "ac_listing.h"
+#include "ac_search.h"
+#include "ac_words.h"
 
 struct listing {
     bool    exists, deleted, reserved;
@@ -225,6 +228,9 @@ s_encode (const void *state, rt_buf_t *out)
 }
 
 /* ---- the public view (API.md §Listings) --------------------------------- */
+
+const char *ac_listing_title (const listing_t *l) { return l->title ? l->title : ""; }
+const char *ac_listing_description (const listing_t *l) { return l->description ? l->description : ""; }
 
 void
 ac_listing_render (ac_enc_t *e, const listing_t *l)
@@ -584,6 +590,76 @@ s_release (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     s_reply (ctx, 200, l);
 }
 
+/* ---- the index (ac_search.h) ------------------------------------------------ */
+
+typedef struct {
+    rt_index_emit_fn *emit;
+    void    *sink;
+    const char *id;             /* 26 characters */
+    uint8_t  price[8];
+    const uint8_t *pre;         /* the word entries' prefix being built */
+} ix_t;
+
+/*  prefix 'n' ID and prefix 'p' PRICE ID: the two orders of one range. */
+static void
+s_pair (ix_t *x, const uint8_t *prefix, size_t plen)
+{
+    uint8_t k[RT_INDEX_KEY_MAX];
+    memcpy (k, prefix, plen);
+    k[plen] = 'n';
+    memcpy (k + plen + 1, x->id, AC_ID_LEN);
+    x->emit (x->sink, k, plen + 1 + AC_ID_LEN, NULL, 0);
+    k[plen] = 'p';
+    memcpy (k + plen + 1, x->price, 8);
+    memcpy (k + plen + 9, x->id, AC_ID_LEN);
+    x->emit (x->sink, k, plen + 9 + AC_ID_LEN, NULL, 0);
+}
+
+static void
+s_word (const char *w, size_t len, void *arg)
+{
+    uint8_t p[2 + AC_WORD_INDEX_MAX];
+    size_t n = ac_word_index_len (w, len);
+    p[0] = 'w';
+    p[1] = (uint8_t) n;
+    memcpy (p + 2, w, n);
+    s_pair (arg, p, 2 + n);
+}
+
+static void
+s_index (const rt_addr_t *addr, const void *state, rt_index_emit_fn *emit, void *sink)
+{
+    (void) addr;
+    const listing_t *l = state;
+    if (!l->exists || l->deleted || strlen (l->id) != 4 + AC_ID_LEN)
+        return;
+    ix_t x = { .emit = emit, .sink = sink, .id = l->id + 4 };
+    for (int i = 0; i < 8; i++)
+        x.price[i] = (uint8_t) ((uint64_t) l->amount >> (56 - 8 * i));
+    ac_summary_t s = { .status = ac_status_code (l->status),
+                       .category = ac_category_code (l->category),
+                       .condition = ac_condition_code (l->condition),
+                       .price = l->amount, .updated_ms = l->updated_ms };
+    snprintf (s.seller, sizeof s.seller, "%s", strlen (l->seller) > 4 ? l->seller + 4 : "");
+    ac_lower (l->city, s.city);
+    ac_lower (l->province, s.province);
+    uint8_t k[1 + AC_ID_LEN], v[RT_INDEX_VAL_MAX];
+    k[0] = 'm';
+    memcpy (k + 1, x.id, AC_ID_LEN);
+    emit (sink, k, sizeof k, v, ac_summary_pack (&s, v, sizeof v));
+    uint8_t seller[1 + AC_ID_LEN];
+    seller[0] = 's';
+    memcpy (seller + 1, s.seller, AC_ID_LEN);
+    s_pair (&x, seller, sizeof seller);
+    if (strcmp (l->status, "active"))
+        return;
+    s_pair (&x, (const uint8_t *) "a", 1);
+    uint8_t cat[2] = { 'c', s.category };
+    s_pair (&x, cat, 2);
+    ac_words (l->title, s_word, &x);
+    ac_words (l->description, s_word, &x);
+}
+
 const rt_type_def_t ac_listing_type = {
     .name = "listing",
     .state_version = 1,
@@ -596,4 +672,5 @@ const rt_type_def_t ac_listing_type = {
                   [LISTING_RENEW] = s_renew, [LISTING_EXPIRE] = s_expire,
                   [LISTING_RESERVE] = s_reserve, [LISTING_RELEASE] = s_release },
     .reads = 1ull << LISTING_GET,
+    .index = s_index,
 };

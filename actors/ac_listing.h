@@ -20,6 +20,10 @@
 
 typedef struct listing listing_t;
 
+/*  Its text (never NULL). */
+const char *ac_listing_title (const listing_t *l);
+const char *ac_listing_description (const listing_t *l);
+
 /*  The listing as API.md shows it: a 14-pair map with price, location
     and images nested. */
 void ac_listing_render (ac_enc_t *e, const listing_t *l);

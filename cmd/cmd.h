@@ -12,4 +12,8 @@ int cmd_node (int argc, char **argv);
     secret. */
 int cmd_keys (int argc, char **argv);
 
+/*  bin/pasar reindex -c cluster.toml -n ID: rebuild node ID's secondary
+    indexes from its states (the node stopped). */
+int cmd_reindex (int argc, char **argv);
+
 #endif

@@ -10,6 +10,7 @@ static const struct {
 } s_commands[] = {
     { "node",  cmd_node,  "node  -c cluster.toml -n ID   run node ID (SIGTERM drains, SIGHUP reloads)" },
     { "check", cmd_check, "check -c cluster.toml         validate the file" },
+    { "reindex", cmd_reindex, "reindex -c cluster.toml -n ID rebuild node ID's indexes (node stopped)" },
     { "keys",  cmd_keys,  "keys  -c cluster.toml         create missing CURVE keys and the JWT secret" },
 };
 

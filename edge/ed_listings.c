@@ -13,9 +13,11 @@
     directly too, so the seller reads their own write at once.
     =========================================================================
 */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "ed_listings.h"
 #include "ed_server.h"
 #include "ed_mp.h"
@@ -98,10 +100,19 @@ s_enc_content (ac_enc_t *e, json_t *body, size_t extra)
     }
 }
 
-/*  The actor's answer: the listing (status ok_status, with its ETag), or
-    the problem its status means. */
 static void
-s_answer (ed_req_t *req, int rc, rt_reply_t *rep, int ok_status)
+s_etag (ed_req_t *req, int64_t version)
+{
+    char etag[32];
+    snprintf (etag, sizeof etag, "\"%lld\"", (long long) version);
+    ed_reply_header (req, "ETag", etag);
+}
+
+/*  The actor's answer: the listing (status ok_status, with its ETag), or
+    the problem its status means. A write that succeeded (wrote: the
+    listing's id) takes the listing's cached copy out. */
+static void
+s_answer (ed_req_t *req, int rc, rt_reply_t *rep, int ok_status, const char *wrote)
 {
     if (rc) {
         ed_reply_rt_error (req, rc);
@@ -112,15 +123,14 @@ s_answer (ed_req_t *req, int rc, rt_reply_t *rep, int ok_status)
     bool replayed = rep->replayed;
     rt_reply_free (rep);
     const char *detail = json_string_value (json_object_get (j, "detail"));
+    if (wrote && (status == 200 || status == 204))
+        ed_cache_invalidate (ed_server_cache (ed_req_server (req)), wrote);
     switch (status) {
         case 200:
         case 201: {
             if (!j || !json_is_integer (json_object_get (j, "version")))
                 break;
-            char etag[32];
-            snprintf (etag, sizeof etag, "\"%lld\"",
-                      (long long) json_integer_value (json_object_get (j, "version")));
-            ed_reply_header (req, "ETag", etag);
+            s_etag (req, json_integer_value (json_object_get (j, "version")));
             if (replayed)
                 ed_reply_header (req, "Idempotency-Replayed", "true");
             if (ok_status == 201) {
@@ -210,7 +220,20 @@ ed_listings_create (ed_req_t *req)
         if (rep.status == 200)
             rep.status = 201;   /* the outbox copy got there first */
     }
-    s_answer (req, rc, &rep, 201);
+    s_answer (req, rc, &rep, 201, NULL);
+}
+
+/*  RFC 3339 ("2026-11-25T03:01:02.123Z", as ac_time_rfc3339 writes it)
+    to unix ms; 0 when it is not that. */
+static int64_t
+s_ms (const char *t)
+{
+    struct tm tm = { 0 };
+    int ms = 0;
+    const char *rest = t ? strptime (t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!rest || sscanf (rest, ".%3dZ", &ms) != 1)
+        return 0;
+    return (int64_t) timegm (&tm) * 1000 + ms;
 }
 
 /*  {id} of the path, when it can name a listing; answers 404 otherwise
@@ -232,9 +255,28 @@ ed_listings_get (ed_req_t *req)
     const char *id = s_listing_id (req);
     if (!id)
         return;
+    ed_cache_t *cache = ed_server_cache (ed_req_server (req));
+    char *text;
+    size_t n;
+    int64_t version;
+    if (ed_cache_get (cache, id, &text, &n, &version)) {
+        s_etag (req, version);
+        ed_reply_bytes (req, 200, "application/json", text, n);
+        free (text);
+        return;
+    }
     rt_reply_t rep;
     int rc = ed_acct_read (req, AC_TYPE_LISTING, id, LISTING_GET, NULL, 0, &rep);
-    s_answer (req, rc, &rep, 200);
+    json_t *j = !rc && rep.status == 200 ? ed_mp_to_json (rep.body, rep.body_len) : NULL;
+    int64_t expires = j ? s_ms (json_string_value (json_object_get (j, "expires_at"))) : 0;
+    if (j && expires && (text = json_dumps (j, JSON_COMPACT))) {
+        ed_cache_fill (cache, id, text, strlen (text),
+                       json_integer_value (json_object_get (j, "version")), expires,
+                       !strcmp (json_string_value (json_object_get (j, "status")), "active"));
+        free (text);
+    }
+    json_decref (j);
+    s_answer (req, rc, &rep, 200, NULL);
 }
 
 /*  If-Match: "<version>" (or W/"<version>", or a bare number). -1 when
@@ -296,7 +338,7 @@ ed_listings_patch (ed_req_t *req)
     int rc = ed_acct_ask (req, AC_TYPE_LISTING, id, LISTING_PATCH, e.sb.data, e.sb.size,
                           scope, &rep);
     ac_enc_free (&e);
-    s_answer (req, rc, &rep, 200);
+    s_answer (req, rc, &rep, 200, id);
 }
 
 void
@@ -311,7 +353,7 @@ ed_listings_delete (ed_req_t *req)
     int rc = ed_acct_ask (req, AC_TYPE_LISTING, id, LISTING_DELETE, e.sb.data, e.sb.size,
                           NULL, &rep);
     ac_enc_free (&e);
-    s_answer (req, rc, &rep, 204);
+    s_answer (req, rc, &rep, 204, id);
 }
 
 void
@@ -330,5 +372,5 @@ ed_listings_renew (ed_req_t *req)
     int rc = ed_acct_ask (req, AC_TYPE_LISTING, id, LISTING_RENEW, e.sb.data, e.sb.size,
                           scope, &rep);
     ac_enc_free (&e);
-    s_answer (req, rc, &rep, 200);
+    s_answer (req, rc, &rep, 200, id);
 }

@@ -24,8 +24,10 @@ typedef struct ed_server ed_server_t;
 /*  USER: a valid access token. ACTIVE: also an account that is not
     restricted (content writes: the user's status is read from the user
     actor on each such request, so a restriction applies at once).
-    ADMIN: a token with role admin. */
-typedef enum { ED_AUTH_NONE, ED_AUTH_USER, ED_AUTH_ACTIVE, ED_AUTH_ADMIN } ed_auth_t;
+    ADMIN: a token with role admin. OPTIONAL: anonymous, or a valid token
+    (a bad one is still 401): public reads that show the caller more. */
+typedef enum { ED_AUTH_NONE, ED_AUTH_USER, ED_AUTH_ACTIVE, ED_AUTH_ADMIN,
+               ED_AUTH_OPTIONAL } ed_auth_t;
 typedef enum { ED_IDEM_NONE, ED_IDEM_OPTIONAL, ED_IDEM_REQUIRED } ed_idem_t;
 
 typedef void (ed_handler_fn) (ed_req_t *req);
@@ -65,6 +67,9 @@ const char *ed_req_header (ed_req_t *req, const char *name);
 
 /*  Query parameter name into buf (URL-decoded); NULL when absent. */
 const char *ed_req_query (ed_req_t *req, const char *name, char *buf, size_t len);
+
+/*  The raw query string (after '?'), or NULL. */
+const char *ed_req_query_string (ed_req_t *req);
 
 /*  The Idempotency-Key (validated), or NULL. */
 const char *ed_req_idem_key (ed_req_t *req);

@@ -14,6 +14,7 @@
 #include "ed_presence.h"
 #include "ed_admin.h"
 #include "ed_listings.h"
+#include "ed_search.h"
 
 const ed_route_t ed_routes[] = {
     /* method  pattern               auth          idempotency    body  schema  handler */
@@ -38,6 +39,7 @@ const ed_route_t ed_routes[] = {
     { "POST",  "/v1/presence/heartbeat", ED_AUTH_USER, ED_IDEM_NONE, 0, NULL,    ed_presence_heartbeat },
     { "POST",  "/v1/listings",       ED_AUTH_ACTIVE, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
                                                    ed_listings_create_schema,   ed_listings_create },
+    { "GET",   "/v1/listings",       ED_AUTH_OPTIONAL, ED_IDEM_NONE, 0, NULL,  ed_search_listings },
     { "GET",   "/v1/listings/{id}",  ED_AUTH_NONE, ED_IDEM_NONE,  0,    NULL,   ed_listings_get },
     { "PATCH", "/v1/listings/{id}",  ED_AUTH_ACTIVE, ED_IDEM_OPTIONAL, ED_BODY_MAX_DEFAULT,
                                                    ed_listings_patch_schema,    ed_listings_patch },

@@ -37,6 +37,7 @@ struct ed_server {
     ed_revoked_t  *revoked;
     ed_throttle_t *throttle;
     ed_presence_t *presence;
+    ed_cache_t    *cache;
 };
 
 struct ed_req {
@@ -271,6 +272,7 @@ json_t *ed_req_body (ed_req_t *req) { return req->body; }
 const char *ed_req_idem_key (ed_req_t *req) { return req->idem_key; }
 const char *ed_req_traceparent (ed_req_t *req) { return req->traceparent; }
 const char *ed_req_remote (ed_req_t *req) { return req->ri->remote_addr; }
+const char *ed_req_query_string (ed_req_t *req) { return req->ri->query_string; }
 const char *ed_req_user (ed_req_t *req) { return req->authed ? req->claims.sub : NULL; }
 const char *ed_req_session (ed_req_t *req) { return req->authed ? req->claims.sid : NULL; }
 const char *ed_req_role (ed_req_t *req) { return req->authed ? req->claims.role : NULL; }
@@ -478,9 +480,9 @@ s_body (ed_req_t *req)
 static bool
 s_auth (ed_req_t *req)
 {
-    if (req->route->auth == ED_AUTH_NONE)
-        return true;
     const char *h = mg_get_header (req->conn, "Authorization");
+    if (req->route->auth == ED_AUTH_NONE || (req->route->auth == ED_AUTH_OPTIONAL && !h))
+        return true;
     const char *token = h && !strncasecmp (h, "Bearer ", 7) ? h + 7 : NULL;
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
@@ -664,7 +666,8 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
     self->revoked = ed_revoked_new (self->redis, rt);
     self->throttle = ed_throttle_new (self->redis);
     self->presence = ed_presence_new (self->redis);
-    if (!self->metrics || !self->revoked || !self->throttle || !self->presence) {
+    self->cache = ed_cache_new (self->redis);
+    if (!self->metrics || !self->revoked || !self->throttle || !self->presence || !self->cache) {
         snprintf (err, errlen, "edge: out of memory");
         ed_server_destroy (&self);
         return NULL;
@@ -712,6 +715,7 @@ ed_server_destroy (ed_server_t **p)
     ed_revoked_destroy (&self->revoked);     /* stops the subscription first */
     ed_throttle_destroy (&self->throttle);
     ed_presence_destroy (&self->presence);
+    ed_cache_destroy (&self->cache);
     st_redis_destroy (&self->redis);
     free (self);
     *p = NULL;
@@ -721,6 +725,20 @@ void
 ed_server_render_metrics (ed_server_t *self, char **buf, size_t *len, size_t *cap)
 {
     ed_metrics_render (self->metrics, buf, len, cap);
+    ed_cache_stats_t cs;
+    ed_cache_stats (self->cache, &cs);
+    ed_buf_printf (buf, len, cap,
+        "# HELP pasar_listing_cache_hits_total GET /v1/listings/{id} answered from Redis\n"
+        "# TYPE pasar_listing_cache_hits_total counter\npasar_listing_cache_hits_total %llu\n"
+        "# HELP pasar_listing_cache_misses_total ... answered by the listing actor\n"
+        "# TYPE pasar_listing_cache_misses_total counter\npasar_listing_cache_misses_total %llu\n"
+        "# HELP pasar_listing_cache_fills_total Listings put into the cache after a miss\n"
+        "# TYPE pasar_listing_cache_fills_total counter\npasar_listing_cache_fills_total %llu\n"
+        "# HELP pasar_listing_cache_invalidations_total Entries replaced by a tombstone after a write\n"
+        "# TYPE pasar_listing_cache_invalidations_total counter\n"
+        "pasar_listing_cache_invalidations_total %llu\n",
+        (unsigned long long) cs.hits, (unsigned long long) cs.misses,
+        (unsigned long long) cs.fills, (unsigned long long) cs.invalidations);
     if (!self->redis)
         return;
     st_redis_stats_t st;
@@ -754,4 +772,10 @@ ed_presence_t *
 ed_server_presence (ed_server_t *self)
 {
     return self->presence;
+}
+
+ed_cache_t *
+ed_server_cache (ed_server_t *self)
+{
+    return self->cache;
 }

@@ -16,6 +16,7 @@
 #include "ed_req.h"
 #include "ed_jwt.h"
 #include "ed_presence.h"
+#include "ed_cache.h"
 #include "ed_revoked.h"
 #include "ed_throttle.h"
 #include "runtime/rt_runtime.h"
@@ -65,6 +66,7 @@ void ed_server_render_metrics (ed_server_t *self, char **buf, size_t *len, size_
 ed_revoked_t  *ed_server_revoked (ed_server_t *self);
 ed_throttle_t *ed_server_throttle (ed_server_t *self);
 ed_presence_t *ed_server_presence (ed_server_t *self);
+ed_cache_t    *ed_server_cache (ed_server_t *self);
 
 /*  The route table (ed_routes.c). */
 extern const ed_route_t ed_routes[];

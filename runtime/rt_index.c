@@ -183,3 +183,89 @@ rt_index_write (st_record_t *rec, uint32_t shard, const rt_index_set_t *before,
     }
     return rc;
 }
+
+/* ---- rebuilding (bin/pasar reindex) ------------------------------------------ */
+
+typedef struct {
+    rt_runtime_t *rt;
+    st_record_t  *rec;
+    uint32_t      shard;
+    uint64_t      states, entries;
+    int           err;
+} rebuild_t;
+
+static int
+s_rebuild_one (void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    rebuild_t *b = arg;
+    const uint8_t *k = key, *v = val;
+    if (klen < 6 || klen != 6 + (size_t) k[5] || vlen < 2)
+        return 0;                       /* not a state key: not ours to judge */
+    rt_addr_t a;
+    uint16_t type = st_get_u16 (k + 3);
+    const rt_type_def_t *def = type < RT_TYPES_MAX ? b->rt->types[type] : NULL;
+    if (!def || !def->index || rt_addr_set (&a, type, (const char *) k + 6, k[5]))
+        return 0;
+    uint16_t version = st_get_u16 (v);
+    void *state = version <= def->state_version
+                  ? def->state_decode (&a, version, v + 2, vlen - 2) : NULL;
+    if (!state) {
+        b->err = RT_ECORRUPT;
+        return 1;
+    }
+    rt_index_set_t *set = rt_index_collect (def, &a, state);
+    if (def->state_free)
+        def->state_free (state);
+    if (!set) {
+        b->err = RT_ETOOBIG;
+        return 1;
+    }
+    b->states++;
+    b->entries += rt_index_set_size (set);
+    b->err = rt_index_write (b->rec, b->shard, NULL, set);
+    rt_index_set_destroy (&set);
+    return b->err != 0;
+}
+
+int
+rt_reindex (rt_runtime_t *rt, uint64_t *states, uint64_t *entries)
+{
+    *states = *entries = 0;
+    if (atomic_load (&rt->started))
+        return RT_EINVAL;               /* offline only: turns would race it */
+    st_commit_options_t co = { .queue_max = RT_COMMIT_QUEUE_MAX };
+    st_committer_t *c = st_committer_new (rt->store, &co);
+    st_reader_t *r = c ? st_reader_new (rt->store) : NULL;
+    int rc = r ? 0 : RT_ENOMEM;
+    uint64_t last = 0;
+    for (uint32_t shard = 0; !rc && shard < rt->opts.shards; shard++) {
+        /*  Per shard: drop its index, then every state's entries, in one
+            record submitted after the snapshot is closed (a submit may
+            wait for the committer, which may wait to grow the map until
+            no snapshot is open). */
+        rebuild_t b = { .rt = rt, .rec = st_record_new (), .shard = shard };
+        st_key_t lo, hi;
+        st_key_begin (&lo, shard, ST_KIND_INDEX);
+        st_key_begin (&hi, shard, ST_KIND_INDEX + 1);
+        rc = b.rec ? st_record_del_range (b.rec, lo.b, lo.len, hi.b, hi.len) : RT_ENOMEM;
+        st_key_begin (&lo, shard, ST_KIND_STATE);
+        st_key_begin (&hi, shard, ST_KIND_STATE + 1);
+        if (!rc && !(rc = st_reader_begin (r))) {
+            int n = st_reader_scan (r, lo.b, lo.len, hi.b, hi.len, SIZE_MAX, s_rebuild_one, &b);
+            st_reader_end (r);
+            rc = b.err ? b.err : n < 0 ? n : 0;
+        }
+        if (!rc && (last = st_committer_submit (c, &b.rec, NULL, NULL)) == 0)
+            rc = RT_ESTORE;
+        st_record_destroy (&b.rec);
+        *states += b.states;
+        *entries += b.entries;
+    }
+    if (!rc && last && !st_committer_wait (c, last, -1))
+        rc = RT_ESTORE;
+    if (!rc && c)
+        rc = st_committer_failed (c);
+    st_reader_destroy (&r);
+    st_committer_destroy (&c);
+    return rc;
+}

@@ -239,8 +239,7 @@ bool rt_scan_owned (const rt_scan_t *s, uint32_t shard);
 /*  fn for each index entry of shard with lo <= key < hi (hi empty: to the
     end), ascending or (reverse) descending, at most max; fn returns
     non-zero to stop. Keys are the type's own (rt_type_def_t.index).
-    Returns the number visited or an rt_err_t (negative never; >= RT_E*
-    values are errors: check with the count you expect). */
+    Returns the number visited, or an rt_err_t (negative). */
 typedef int (rt_scan_fn) (void *arg, const void *key, size_t klen, const void *val, size_t vlen);
 int rt_scan_index (rt_scan_t *s, uint32_t shard, const void *lo, size_t lolen, const void *hi,
                    size_t hilen, bool reverse, size_t max, rt_scan_fn *fn, void *arg);
@@ -255,6 +254,11 @@ int rt_scan_state (rt_scan_t *s, uint16_t type, const char *key, size_t klen, vo
     that were served here for the whole scan: the answer stands for
     exactly those. */
 void rt_scan_close (rt_scan_t **s, uint8_t *covered);
+
+/*  Rebuild every shard's secondary index from the states in the store
+    (types registered, runtime not started: offline, `bin/pasar reindex`).
+    Counts states indexed and entries written. 0 or an rt_err_t. */
+int rt_reindex (rt_runtime_t *rt, uint64_t *states, uint64_t *entries);
 
 /*  Per-type counters for /metrics. */
 typedef struct {

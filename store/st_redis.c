@@ -267,7 +267,7 @@ s_release (st_redis_t *self, int slot)
 /*  One command; its reply, or NULL (counted as a fallback) when Redis is
     unavailable or answered an error. */
 static redisReply *
-s_call (st_redis_t *self, int argc, const char **argv)
+s_call_len (st_redis_t *self, int argc, const char **argv, const size_t *argvlen)
 {
     int slot = s_acquire (self);
     if (slot < 0) {
@@ -284,7 +284,7 @@ s_call (st_redis_t *self, int argc, const char **argv)
             *c = s_connect (self, why, sizeof why);
         if (!*c)
             break;
-        r = redisCommandArgv (*c, argc, argv, NULL);
+        r = redisCommandArgv (*c, argc, argv, argvlen);
         if (!r) {
             snprintf (why, sizeof why, "%s", (*c)->errstr[0] ? (*c)->errstr : "no reply");
             redisFree (*c);     /* a context that failed is not reusable */
@@ -305,6 +305,12 @@ s_call (st_redis_t *self, int argc, const char **argv)
     s_ok (self);
     atomic_fetch_add (&self->commands, 1);
     return r;
+}
+
+static redisReply *
+s_call (st_redis_t *self, int argc, const char **argv)
+{
+    return s_call_len (self, argc, argv, NULL);
 }
 
 /* ---- typed commands ---------------------------------------------------------- */
@@ -349,6 +355,44 @@ st_redis_get (st_redis_t *self, const char *key, int64_t *value)
     if (!r)
         return ST_REDIS_DOWN;
     int rc = s_int (r, value) ? ST_REDIS_OK : ST_REDIS_MISSING;
+    freeReplyObject (r);
+    return rc;
+}
+
+int
+st_redis_get_bytes (st_redis_t *self, const char *key, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    const char *argv[] = { "GET", key };
+    redisReply *r = s_call (self, 2, argv);
+    if (!r)
+        return ST_REDIS_DOWN;
+    int rc = ST_REDIS_MISSING;
+    if (r->type == REDIS_REPLY_STRING && (*out = malloc (r->len + 1))) {
+        memcpy (*out, r->str, r->len);
+        (*out)[r->len] = 0;
+        *len = r->len;
+        rc = ST_REDIS_OK;
+    }
+    freeReplyObject (r);
+    return rc;
+}
+
+int
+st_redis_set_bytes (st_redis_t *self, const char *key, const void *val, size_t len,
+                    int64_t ttl_ms, bool only_new)
+{
+    if (ttl_ms <= 0)
+        return ST_REDIS_OK;
+    char t[24];
+    snprintf (t, sizeof t, "%lld", (long long) ttl_ms);
+    const char *argv[] = { "SET", key, val, "PX", t, "NX" };
+    size_t lens[] = { 3, strlen (key), len, 2, strlen (t), 2 };
+    redisReply *r = s_call_len (self, only_new ? 6 : 5, argv, lens);
+    if (!r)
+        return ST_REDIS_DOWN;
+    int rc = r->type == REDIS_REPLY_NIL ? ST_REDIS_MISSING : ST_REDIS_OK;
     freeReplyObject (r);
     return rc;
 }

@@ -48,6 +48,12 @@ int st_redis_set (st_redis_t *self, const char *key, int64_t value, int64_t ttl_
 int st_redis_get (st_redis_t *self, const char *key, int64_t *value);
 
 int st_redis_del (st_redis_t *self, const char *key);
+/*  A string value (malloc'd, NUL-terminated, *len bytes). */
+int st_redis_get_bytes (st_redis_t *self, const char *key, char **out, size_t *len);
+/*  SET key val PX ttl_ms, with only_new NX: ST_REDIS_MISSING when the key
+    existed (nothing set). */
+int st_redis_set_bytes (st_redis_t *self, const char *key, const void *val, size_t len,
+                        int64_t ttl_ms, bool only_new);
 
 /*  Count one event in a fixed window: INCR key, starting a window of
     window_ms when the key is new (atomic, one script). *count is the count

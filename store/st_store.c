@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <lmdb.h>
 
@@ -29,6 +32,7 @@ struct st_store {
     uint64_t map_size;
     uint64_t map_size_max;
     int      stale_readers;
+    int      lock_fd;           /* flock'd: one process per store */
 };
 
 struct st_reader {
@@ -146,9 +150,26 @@ st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
         snprintf (err, errlen, "store: cannot create %s: %s", dir, strerror (-rc));
         return rc;
     }
+    /*  One process per store: two nodes started with the same id, or
+        `pasar reindex` beside a running node, would each keep in-memory
+        state the other's commits contradict. The lock goes with the
+        process, however it ends. */
+    char lock[1100];
+    snprintf (lock, sizeof lock, "%s/pasar.lock", dir);
+    int lock_fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || flock (lock_fd, LOCK_EX | LOCK_NB)) {
+        snprintf (err, errlen, "store: %s is in use by another process (%s)", dir,
+                  strerror (errno));
+        if (lock_fd >= 0)
+            close (lock_fd);
+        return RT_ESTORE;
+    }
     st_store_t *self = calloc (1, sizeof *self);
-    if (!self)
+    if (!self) {
+        close (lock_fd);
         return RT_ENOMEM;
+    }
+    self->lock_fd = lock_fd;
     /*  Writer preference: a steady stream of readers must not starve the
         one resize that lets the committer make progress. */
     pthread_rwlockattr_t attr;
@@ -211,6 +232,7 @@ out_free:
     if (self->env)
         mdb_env_close (self->env);
     pthread_rwlock_destroy (&self->resize_lock);
+    close (self->lock_fd);
     free (self);
     return rc;
 }
@@ -223,6 +245,7 @@ st_store_destroy (st_store_t **p)
     st_store_t *self = *p;
     mdb_env_close (self->env);
     pthread_rwlock_destroy (&self->resize_lock);
+    close (self->lock_fd);
     free (self);
     *p = NULL;
 }

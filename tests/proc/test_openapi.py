@@ -167,6 +167,11 @@ def test_listing_answers_match_the_spec(node):
          headers=auth[seller])
     call("post", "/v1/listings", "/v1/listings", data="{", headers=dict(auth[seller], **{"Content-Type": "application/json"}))
     one = f"/v1/listings/{lid}"
+    call("get", "/v1/listings", "/v1/listings", params={"q": "sepeda", "limit": 1})
+    call("get", "/v1/listings", "/v1/listings", params={"limit": 0})
+    call("get", "/v1/listings", "/v1/listings", params={"seller_id": "me"})
+    call("get", "/v1/listings", "/v1/listings", params={"seller_id": "me", "status": "sold"},
+         headers=auth[seller])
     call("get", "/v1/listings/{id}", one)
     call("get", "/v1/listings/{id}", "/v1/listings/lst_nope")
     call("patch", "/v1/listings/{id}", one, json={"title": "Sepeda lipat murah"}, headers=auth[seller])
@@ -181,6 +186,7 @@ def test_listing_answers_match_the_spec(node):
     call("delete", "/v1/listings/{id}", one, headers=auth[seller])
     wants = [("post", "/v1/listings", s) for s in (201, 400, 401, 422)]
     wants += [("get", "/v1/listings/{id}", s) for s in (200, 404)]
+    wants += [("get", "/v1/listings", s) for s in (200, 400, 401)]
     wants += [("patch", "/v1/listings/{id}", s) for s in (200, 403, 412, 422)]
     wants += [("post", "/v1/listings/{id}/renew", s) for s in (200, 403)]
     wants += [("delete", "/v1/listings/{id}", s) for s in (204, 403, 404)]

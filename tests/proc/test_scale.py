@@ -175,6 +175,19 @@ def test_scale_out_and_in_under_load(tmp_path):
             assert r.status_code == 201, r.text
             users.append({"id": ids[i], "token": r.json()["access_token"]})
 
+        # Listings, and their search indexes, move with their shards too.
+        seller = users[0]
+        listings = []
+        for i in range(40):
+            r = requests.post(url["n1"] + "/v1/listings", timeout=10,
+                              headers={"Authorization": f"Bearer {seller['token']}"},
+                              json={"title": f"Lemari jati {i}", "category": "other",
+                                    "condition": "used", "price": {"amount": 1000 + i,
+                                                                   "currency": "IDR"},
+                                    "location": {"city": "Solo", "province": "Jawa Tengah"}})
+            assert r.status_code == 201, r.text
+            listings.append(r.json()["id"])
+
         load = Load([url["n1"], url["n2"]], users)
         load.start()
         time.sleep(1)
@@ -214,6 +227,13 @@ def test_scale_out_and_in_under_load(tmp_path):
             for n in ("n2", "n3"):
                 r = requests.get(url[n] + f"/v1/users/{uid}", timeout=5)
                 assert r.status_code == 200, (uid, n, r.text)
+        for n in ("n2", "n3"):
+            for params in ({"seller_id": seller["id"]}, {"q": "jati", "sort": "price_asc"}):
+                r = requests.get(url[n] + "/v1/listings", params=dict(params, limit=100),
+                                 timeout=10)
+                assert r.status_code == 200, r.text
+                got = [x["id"] for x in r.json()["items"]]
+                assert sorted(got) == sorted(listings), (n, params)
         for u in users:
             name = requests.get(url["n2"] + f"/v1/users/{u['id']}", timeout=5).json()["name"]
             want = {load.acked.get(u["id"])} | load.maybe[u["id"]]
