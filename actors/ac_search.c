@@ -454,7 +454,8 @@ s_service (rt_runtime_t *rt, void *arg, const void *body, size_t len, rt_reply_t
     rt_scan_close (&scan, covered);
     int rc = w.err;
     if (!rc) {
-        qsort_r (w.items, w.n, sizeof *w.items, s_cmp_items, (void *) q);
+        if (w.n > 1)
+            qsort_r (w.items, w.n, sizeof *w.items, s_cmp_items, (void *) q);
         /*  Nothing past the frontier (a shard stopped there: what lies
             beyond it elsewhere comes on the next page), at most limit. */
         size_t keep = 0;

@@ -389,7 +389,8 @@ ed_search_listings (ed_req_t *req)
         all &= (covered[i / 8] >> (i % 8)) & 1;
     json_t *out = NULL;
     if (!rc && all && !twice) {
-        qsort_r (hits, nhits, sizeof *hits, s_cmp_hits, s);
+        if (nhits > 1)
+            qsort_r (hits, nhits, sizeof *hits, s_cmp_hits, s);
         size_t keep = 0;
         while (keep < nhits && !(cut && s_order (s->sort, hits[keep].pos, frontier, poslen) > 0))
             keep++;

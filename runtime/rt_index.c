@@ -111,7 +111,8 @@ rt_index_collect (const rt_type_def_t *def, const rt_addr_t *addr, const void *s
         rt_index_set_destroy (&s);
         return NULL;
     }
-    qsort_r (s->at, s->n, sizeof *s->at, s_cmp_at, s);
+    if (s->n > 1)
+        qsort_r (s->at, s->n, sizeof *s->at, s_cmp_at, s);
     /*  A key emitted twice is one entry (the last value written wins in
         the store too). */
     size_t w = 0;

@@ -210,7 +210,7 @@ s_call (rt_runtime_t *rt, const char *key, int msg, const char *body, long long 
     };
     rt_reply_t rep;
     int rc = read ? rt_read (rt, &req, timeout_ms, &rep) : rt_ask (rt, &req, timeout_ms, &rep);
-    if (rc == 0 && value) {
+    if (rc == 0 && value && rep.body_len) {
         char buf[32] = { 0 };
         memcpy (buf, rep.body, rep.body_len < 31 ? rep.body_len : 31);
         *value = atoll (buf);
