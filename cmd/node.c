@@ -78,6 +78,14 @@ s_reload (const char *path, rt_runtime_t *rt, uint64_t *epoch)
 int
 cmd_node (int argc, char **argv)
 {
+    /*  First of all: a SIGHUP or SIGTERM that arrives while we load the
+        file must wait for sigwait below, not end the process. */
+    sigset_t sigs;
+    sigemptyset (&sigs);
+    sigaddset (&sigs, SIGTERM);
+    sigaddset (&sigs, SIGINT);
+    sigaddset (&sigs, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &sigs, NULL);
     const char *path = "cluster.toml", *node_id = NULL;
     int c;
     optind = 1;
@@ -106,12 +114,6 @@ cmd_node (int argc, char **argv)
     char dir[1024];
     snprintf (dir, sizeof dir, "%s/%s", conf->data_dir, me->id);
 
-    sigset_t sigs;
-    sigemptyset (&sigs);
-    sigaddset (&sigs, SIGTERM);
-    sigaddset (&sigs, SIGINT);
-    sigaddset (&sigs, SIGHUP);
-    pthread_sigmask (SIG_BLOCK, &sigs, NULL);
 
     rt_options_t opts = {
         .data_dir = dir, .node_id = me->id, .shards = conf->shards,
