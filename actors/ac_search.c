@@ -132,6 +132,7 @@ typedef struct {
     size_t   wlen[AC_SEARCH_WORDS_MAX];
     size_t   nwords;
     size_t   driver_word;           /* the longest: likely the rarest */
+    bool     verify;                /* a word longer than its index key */
 } query_t;
 
 static bool
@@ -181,6 +182,7 @@ s_parse (ac_map_t *m, query_t *q)
         q->wlen[q->nwords] = n;
         if (n > q->wlen[q->driver_word])
             q->driver_word = q->nwords;
+        q->verify |= n > AC_WORD_INDEX_MAX;
         q->nwords++;
         at += 1 + n;
     }
@@ -246,53 +248,68 @@ s_wcheck (const char *w, size_t len, void *arg)
             c->all[i] = true;
 }
 
-/*  Does the listing's state say what the summary and the word entries
-    said? Then render it. */
+/*  The listing's state, rendered into it (NULL mp: not a match after
+    all: a long word's index key matched, the word did not). */
 static int
-s_take (walk_t *w, const char *id26, const uint8_t *pos)
+s_render (rt_scan_t *scan, const query_t *q, item_t *it, size_t poslen)
 {
     char id[4 + AC_ID_LEN + 1] = "lst_";
-    memcpy (id + 4, id26, AC_ID_LEN);
+    memcpy (id + 4, it->pos + poslen - AC_ID_LEN, AC_ID_LEN);
     void *st = NULL;
-    int rc = rt_scan_state (w->scan, AC_TYPE_LISTING, id, 4 + AC_ID_LEN, &st);
+    int rc = rt_scan_state (scan, AC_TYPE_LISTING, id, 4 + AC_ID_LEN, &st);
     if (rc)
         return rc;
     const listing_t *l = st;
     bool ok = true;
-    if (w->q->nwords) {
-        wcheck_t c = { .q = w->q };
+    if (q->verify) {
+        wcheck_t c = { .q = q };
         ac_words (ac_listing_title (l), s_wcheck, &c);
         ac_words (ac_listing_description (l), s_wcheck, &c);
-        for (size_t i = 0; i < w->q->nwords; i++)
+        for (size_t i = 0; i < q->nwords; i++)
             ok = ok && c.all[i];
     }
     if (ok) {
-        if (w->n == w->cap) {
-            size_t cap = w->cap ? w->cap * 2 : 64;
-            item_t *it = realloc (w->items, cap * sizeof *it);
-            if (!it) {
-                ac_listing_type.state_free (st);
-                return RT_ENOMEM;
-            }
-            w->items = it;
-            w->cap = cap;
-        }
         ac_enc_t e;
         ac_enc_init (&e);
         ac_listing_render (&e, l);
-        item_t *it = &w->items[w->n++];
-        memcpy (it->pos, pos, w->poslen);
         it->mp = malloc (e.sb.size);
         it->mplen = e.sb.size;
         if (it->mp)
             memcpy (it->mp, e.sb.data, e.sb.size);
-        ac_enc_free (&e);
-        w->found++;
-        if (!it->mp)
+        else
             rc = RT_ENOMEM;
+        ac_enc_free (&e);
     }
     ac_listing_type.state_free (st);
     return rc;
+}
+
+/*  A candidate that passed the summary and the word entries. Rendered
+    later, only if it makes the node's answer; at once when a word of q
+    is longer than its index key (the text must confirm the match before
+    it counts). */
+static int
+s_take (walk_t *w, const uint8_t *pos)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        item_t *it = realloc (w->items, cap * sizeof *it);
+        if (!it)
+            return RT_ENOMEM;
+        w->items = it;
+        w->cap = cap;
+    }
+    item_t *it = &w->items[w->n];
+    memset (it, 0, sizeof *it);
+    memcpy (it->pos, pos, w->poslen);
+    if (w->q->verify) {
+        int rc = s_render (w->scan, w->q, it, w->poslen);
+        if (rc || !it->mp)
+            return rc;
+    }
+    w->n++;
+    w->found++;
+    return 0;
 }
 
 static bool
@@ -343,7 +360,7 @@ s_visit (void *arg, const void *key, size_t klen, const void *val, size_t vlen)
     memcpy (w->last, pos, w->poslen);
     w->budget--;
     const char *id26 = (const char *) pos + w->poslen - AC_ID_LEN;
-    if (s_filters (w, id26) && (w->err = s_take (w, id26, pos)))
+    if (s_filters (w, id26) && (w->err = s_take (w, pos)))
         return 1;
     if (w->found >= w->q->limit)
         return 1;
@@ -451,7 +468,6 @@ s_service (rt_runtime_t *rt, void *arg, const void *body, size_t len, rt_reply_t
     }
     uint8_t covered[RT_SHARDS_MAX / 8 + 1];
     uint32_t shards = rt_scan_shards (scan);
-    rt_scan_close (&scan, covered);
     int rc = w.err;
     if (!rc) {
         if (w.n > 1)
@@ -462,6 +478,12 @@ s_service (rt_runtime_t *rt, void *arg, const void *body, size_t len, rt_reply_t
         while (keep < w.n && keep < q->limit
                && !(cut && s_order (q, w.items[keep].pos, frontier, poslen) > 0))
             keep++;
+        for (size_t i = 0; i < keep && !rc; i++)
+            if (!w.items[i].mp)
+                rc = s_render (scan, q, &w.items[i], poslen);
+        /*  Closed after the last read: covered says which shards were
+            ours the whole time. */
+        rt_scan_close (&scan, covered);
         rt_buf_t items = { 0 };
         for (size_t i = 0; i < keep && !rc; i++) {
             uint8_t h[1 + AC_POS_MAX + 4];
@@ -490,6 +512,7 @@ s_service (rt_runtime_t *rt, void *arg, const void *body, size_t len, rt_reply_t
             rc = RT_ENOMEM;
         ac_enc_free (&e);
     }
+    rt_scan_close (&scan, NULL);        /* on the error path */
     for (size_t i = 0; i < w.n; i++)
         free (w.items[i].mp);
     free (w.items);

@@ -86,33 +86,13 @@ cmd_node (int argc, char **argv)
     sigaddset (&sigs, SIGINT);
     sigaddset (&sigs, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &sigs, NULL);
-    const char *path = "cluster.toml", *node_id = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt (argc, argv, "c:n:")) != -1) {
-        if (c == 'c') path = optarg;
-        else if (c == 'n') node_id = optarg;
-        else {
-            fprintf (stderr, "usage: pasar node -c cluster.toml -n ID\n");
-            return 2;
-        }
-    }
-    char err[512];
-    rt_config_t *conf = rt_config_load (path, err, sizeof err);
-    if (!conf) {
-        fprintf (stderr, "%s\n", err);
-        return 1;
-    }
-    if (!node_id)
-        node_id = conf->node_count == 1 ? conf->nodes[0].id : NULL;
-    const rt_node_conf_t *me = node_id ? rt_config_node (conf, node_id) : NULL;
-    if (!me) {
-        fprintf (stderr, "pasar node: -n ID is required and must name a [[node]] of %s\n", path);
-        rt_config_destroy (&conf);
-        return 1;
-    }
-    char dir[1024];
-    snprintf (dir, sizeof dir, "%s/%s", conf->data_dir, me->id);
+    const char *path;
+    rt_config_t *conf;
+    const rt_node_conf_t *me;
+    char dir[1024], err[512];
+    int rc0 = cmd_node_args ("node", argc, argv, &path, &conf, &me, dir, sizeof dir);
+    if (rc0)
+        return rc0;
 
 
     rt_options_t opts = {

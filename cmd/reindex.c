@@ -1,7 +1,6 @@
 /*  reindex.c - bin/pasar reindex: rebuild a stopped node's secondary
     indexes from the states in its store (they are derived data: every
     entry is what a state's type says it stands for). */
-#include <getopt.h>
 #include <stdio.h>
 #include "cmd.h"
 #include "runtime/rt_config.h"
@@ -12,33 +11,13 @@
 int
 cmd_reindex (int argc, char **argv)
 {
-    const char *path = "cluster.toml", *node_id = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt (argc, argv, "c:n:")) != -1) {
-        if (c == 'c') path = optarg;
-        else if (c == 'n') node_id = optarg;
-        else {
-            fprintf (stderr, "usage: pasar reindex -c cluster.toml -n ID\n");
-            return 2;
-        }
-    }
-    char err[512];
-    rt_config_t *conf = rt_config_load (path, err, sizeof err);
-    if (!conf) {
-        fprintf (stderr, "%s\n", err);
-        return 1;
-    }
-    if (!node_id)
-        node_id = conf->node_count == 1 ? conf->nodes[0].id : NULL;
-    const rt_node_conf_t *me = node_id ? rt_config_node (conf, node_id) : NULL;
-    if (!me) {
-        fprintf (stderr, "pasar reindex: -n ID is required and must name a [[node]] of %s\n", path);
-        rt_config_destroy (&conf);
-        return 1;
-    }
-    char dir[1024];
-    snprintf (dir, sizeof dir, "%s/%s", conf->data_dir, me->id);
+    const char *path;
+    rt_config_t *conf;
+    const rt_node_conf_t *me;
+    char dir[1024], err[512];
+    int rc0 = cmd_node_args ("reindex", argc, argv, &path, &conf, &me, dir, sizeof dir);
+    if (rc0)
+        return rc0;
     /*  No cluster: the store alone (a running node holds its lock, and
         the open below is refused). */
     rt_options_t opts = { .data_dir = dir, .node_id = me->id, .shards = conf->shards,

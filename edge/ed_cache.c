@@ -46,6 +46,12 @@ ed_cache_destroy (ed_cache_t **p)
     }
 }
 
+bool
+ed_cache_enabled (const ed_cache_t *self)
+{
+    return self && self->redis;
+}
+
 static void
 s_key (char *out, size_t size, const char *id)
 {

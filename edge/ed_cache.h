@@ -38,6 +38,9 @@ typedef struct ed_cache ed_cache_t;
 ed_cache_t *ed_cache_new (st_redis_t *redis);
 void ed_cache_destroy (ed_cache_t **p);
 
+/*  Is there a Redis behind it? */
+bool ed_cache_enabled (const ed_cache_t *self);
+
 /*  The cached JSON of listing id (malloc'd) and its version; false on a
     miss. */
 bool ed_cache_get (ed_cache_t *self, const char *id, char **json, size_t *len, int64_t *version);

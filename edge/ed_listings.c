@@ -267,16 +267,22 @@ ed_listings_get (ed_req_t *req)
     }
     rt_reply_t rep;
     int rc = ed_acct_read (req, AC_TYPE_LISTING, id, LISTING_GET, NULL, 0, &rep);
-    json_t *j = !rc && rep.status == 200 ? ed_mp_to_json (rep.body, rep.body_len) : NULL;
-    int64_t expires = j ? s_ms (json_string_value (json_object_get (j, "expires_at"))) : 0;
-    if (j && expires && (text = json_dumps (j, JSON_COMPACT))) {
-        ed_cache_fill (cache, id, text, strlen (text),
-                       json_integer_value (json_object_get (j, "version")), expires,
-                       !strcmp (json_string_value (json_object_get (j, "status")), "active"));
+    /*  The hot path: msgpack straight to JSON text, no tree. */
+    text = !rc && rep.status == 200 ? ed_mp_to_text (rep.body, rep.body_len, &n) : NULL;
+    if (!text || !ed_mp_field (rep.body, rep.body_len, "version", &version, NULL, 0)) {
         free (text);
+        s_answer (req, rc, &rep, 200, NULL);
+        return;
     }
-    json_decref (j);
-    s_answer (req, rc, &rep, 200, NULL);
+    char expires[40], status[16];
+    if (ed_cache_enabled (cache)
+        && ed_mp_field (rep.body, rep.body_len, "expires_at", NULL, expires, sizeof expires)
+        && ed_mp_field (rep.body, rep.body_len, "status", NULL, status, sizeof status))
+        ed_cache_fill (cache, id, text, n, version, s_ms (expires), !strcmp (status, "active"));
+    rt_reply_free (&rep);
+    s_etag (req, version);
+    ed_reply_bytes (req, 200, "application/json", text, n);
+    free (text);
 }
 
 /*  If-Match: "<version>" (or W/"<version>", or a bare number). -1 when

@@ -259,3 +259,44 @@ ed_id_valid (const char *prefix, const char *id)
             return false;
     return true;
 }
+
+/*  The value of a top-level key of a msgpack map, or NULL. */
+static const msgpack_object *
+s_field (const msgpack_unpacked *up, const char *key)
+{
+    if (up->data.type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t klen = strlen (key);
+    for (uint32_t i = 0; i < up->data.via.map.size; i++) {
+        const msgpack_object_kv *kv = &up->data.via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == klen
+            && !memcmp (kv->key.via.str.ptr, key, klen))
+            return &kv->val;
+    }
+    return NULL;
+}
+
+bool
+ed_mp_field (const uint8_t *buf, size_t len, const char *key, int64_t *num, char *str,
+             size_t size)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init (&up);
+    size_t off = 0;
+    bool ok = false;
+    if (buf && msgpack_unpack_next (&up, (const char *) buf, len, &off) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *v = s_field (&up, key);
+        if (v && num && (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                         || v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
+            *num = v->via.i64;
+            ok = true;
+        }
+        else if (v && str && v->type == MSGPACK_OBJECT_STR && v->via.str.size < size) {
+            memcpy (str, v->via.str.ptr, v->via.str.size);
+            str[v->via.str.size] = 0;
+            ok = true;
+        }
+    }
+    msgpack_unpacked_destroy (&up);
+    return ok;
+}

@@ -20,6 +20,12 @@ char *ed_mp_to_text (const uint8_t *buf, size_t len, size_t *out_len);
     unguessable. out must hold strlen (prefix) + 27 bytes. */
 void ed_id_new (const char *prefix, char *out);
 
+/*  A top-level field of a msgpack map: an integer into *num, or a string
+    into str (size bytes, NUL-terminated); false when absent or of
+    another type. */
+bool ed_mp_field (const uint8_t *buf, size_t len, const char *key, int64_t *num, char *str,
+                  size_t size);
+
 /*  Can id be one ed_id_new made with prefix? (A cheap check before an id
     from a URL is allowed to activate an actor.) */
 bool ed_id_valid (const char *prefix, const char *id);

@@ -66,15 +66,7 @@ s_thread (void *arg)
         free (j);
         pthread_mutex_lock (&self->bg.lock);
     }
-    /*  Stopping: whoever waits hears so. */
-    for (job_t *j = self->head, *next; j; j = next) {
-        next = j->next;
-        rt_future_complete (j->future, RT_ESTOPPED, 0, false, NULL, 0);
-        rt_future_release (&j->future);
-        free (j);
-    }
-    self->head = self->tail = NULL;
-    pthread_mutex_unlock (&self->bg.lock);
+    pthread_mutex_unlock (&self->bg.lock);    /* rt_services_stop fails the rest */
     return NULL;
 }
 
@@ -99,8 +91,7 @@ void
 rt_services_stop (rt_services_t *self)
 {
     rt_bg_stop (&self->bg);
-    /*  Never started: nobody drained the queue (and bg.stop now refuses
-        more). */
+    /*  Whoever still waits hears "stopped" (bg.stop refuses more). */
     pthread_mutex_lock (&self->bg.lock);
     self->bg.stop = true;
     for (job_t *j = self->head, *next; j; j = next) {

@@ -395,3 +395,15 @@ def test_reindex_rebuilds_a_lost_index(tmp_path):
             assert _search_ids(n, **p) == before[k], k
     finally:
         assert n.stop() == 0, n.logs()
+
+
+def test_words_longer_than_an_index_key_are_told_apart(lnode):
+    """Index keys keep a word's first 32 bytes: two words that share them
+    are the same key, and the text decides."""
+    u = _user(lnode)
+    stem = "pneumonoultramicroscopicsilicovolcano"          # 37 letters
+    a = _create(lnode, u, dict(GOOD, title=f"Buku {stem}konis")).json()["id"]
+    b = _create(lnode, u, dict(GOOD, title=f"Buku {stem}kosis")).json()["id"]
+    assert _search_ids(lnode, q=f"{stem}KONIS") == [a]
+    assert _search_ids(lnode, q=f"{stem}kosis buku") == [b]
+    assert _search_ids(lnode, q=stem) == []
