@@ -42,7 +42,7 @@
 typedef struct {
     char     sort;                  /* n a d */
     char     category[16], condition[8], status[8];
-    char     city[404], province[404];     /* lower-cased */
+    char     city[808], province[808];     /* lower-cased: up to 1.5 times the bytes */
     char     seller[32];
     char     q[Q_MAX * 4 + 1];
     bool     has_min, has_max;

@@ -269,6 +269,7 @@ def test_paging_while_others_write(c3, sort):
     ("min_price=10&max_price=5", 400), ("seller_id=usr_nope", 400), ("status=gone", 400),
     ("cursor=garbage", 400), ("q=" + "x" * 201, 400), ("q=%20%2C%20", 400),
     ("q=" + "+".join(["a", "b", "c", "d", "e", "f", "g", "h", "i"]), 400),
+    ("city=" + "x" * 101, 400), ("province=", 400), ("city=" + "%C8%BA" * 100, 200),
     ("status=sold", 403), ("limit=100", 200), ("q=MURAH+murah", 200),
 ])
 def test_bad_queries(c3, qs, status):
