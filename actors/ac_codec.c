@@ -64,6 +64,50 @@ ac_enc_to_buf (ac_enc_t *e, rt_buf_t *out)
     return rt_buf_append (out, e->sb.data, e->sb.size);
 }
 
+void
+ac_enc_reply (rt_ctx_t *ctx, int status, ac_enc_t *e)
+{
+    rt_ctx_reply (ctx, status, e->sb.data, e->sb.size);
+    ac_enc_free (e);
+}
+
+void
+ac_refuse (rt_ctx_t *ctx, int status, const char *detail)
+{
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 1);
+    ac_enc_str (&e, "detail", detail);
+    rt_ctx_reject (ctx, status, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
+void
+ac_ulid (const char *prefix, uint64_t ms, const uint8_t rnd[10], char *out)
+{
+    static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    uint8_t bytes[16];
+    for (int i = 0; i < 6; i++)
+        bytes[i] = (uint8_t) (ms >> (40 - 8 * i));
+    memcpy (bytes + 6, rnd, 10);
+    size_t p = strlen (prefix);
+    memcpy (out, prefix, p);
+    /*  128 bits as 26 base32 digits, most significant first (the top digit
+        holds 3 bits). */
+    for (int d = 0; d < 26; d++) {
+        int bit = 128 - 5 * (26 - d);   /* first bit of this digit; negative = padding */
+        unsigned v = 0;
+        for (int b = 0; b < 5; b++) {
+            int k = bit + b;
+            v <<= 1;
+            if (k >= 0)
+                v |= (bytes[k / 8] >> (7 - k % 8)) & 1;
+        }
+        out[p + (size_t) d] = b32[v];
+    }
+    out[p + 26] = 0;
+}
+
 /* ---- reading ------------------------------------------------------------------- */
 
 typedef struct {
@@ -211,4 +255,41 @@ bool
 ac_map_has (ac_map_t *m, const char *key)
 {
     return s_find (m, key) != NULL;
+}
+
+bool
+ac_oneof (const char *v, const char *const *set)
+{
+    for (; v && *set; set++)
+        if (!strcmp (v, *set))
+            return true;
+    return false;
+}
+
+bool
+ac_map_take (ac_map_t *m, const char *key, char *dst, size_t size, const char *const *set,
+             bool optional)
+{
+    const char *v = ac_map_str (m, key);
+    if (!v)
+        return optional && (!ac_map_has (m, key) || ac_map_is_nil (m, key));
+    if (strlen (v) >= size || (set && !ac_oneof (v, set)))
+        return false;
+    strcpy (dst, v);
+    return true;
+}
+
+int
+ac_enc_to_reply (ac_enc_t *e, rt_reply_t *reply)
+{
+    reply->status = 200;
+    reply->body = malloc (e->sb.size);
+    reply->body_len = e->sb.size;
+    int rc = 0;
+    if (reply->body)
+        memcpy (reply->body, e->sb.data, e->sb.size);
+    else
+        rc = RT_ENOMEM;
+    ac_enc_free (e);
+    return rc;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <msgpack.h>
 #include "runtime/rt_actor.h"
+#include "runtime/rt_runtime.h"
 
 /* ---- writing --------------------------------------------------------------- */
 
@@ -35,6 +36,23 @@ void ac_enc_bin (ac_enc_t *e, const char *key, const void *val, size_t len);
 /*  Append the bytes to an rt_buf_t (for state encoders). */
 int  ac_enc_to_buf (ac_enc_t *e, rt_buf_t *out);
 
+/*  Answer the message with the encoded map (stored under its idempotency
+    key: rt_ctx_reply), then free the encoder. */
+void ac_enc_reply (rt_ctx_t *ctx, int status, ac_enc_t *e);
+
+/*  A refusal that changed nothing (rt_ctx_reject), with a body the edge
+    turns into the problem's detail: {detail}. */
+void ac_refuse (rt_ctx_t *ctx, int status, const char *detail);
+
+/*  A node service's answer: the encoded map as reply->body (status 200);
+    frees the encoder. 0 or RT_ENOMEM. */
+int ac_enc_to_reply (ac_enc_t *e, rt_reply_t *reply);
+
+/*  An id in ULID layout: 48 bits of unix ms and 80 bits of rnd as 26
+    Crockford base32 characters after prefix (time-ordered). out must hold
+    strlen (prefix) + 27 bytes. */
+void ac_ulid (const char *prefix, uint64_t ms, const uint8_t rnd[10], char *out);
+
 /* ---- reading ------------------------------------------------------------------- */
 
 typedef struct ac_map ac_map_t;
@@ -55,5 +73,14 @@ bool ac_map_int (ac_map_t *m, const char *key, int64_t *out);
 bool ac_map_has (ac_map_t *m, const char *key);
 /*  The key is present with a nil value. */
 bool ac_map_is_nil (ac_map_t *m, const char *key);
+
+/*  v is one of the NULL-ended set. */
+bool ac_oneof (const char *v, const char *const *set);
+
+/*  dst (size bytes) = m[key] when it is a string shorter than size (and
+    in set, if set is given). An absent or nil key leaves dst as it is
+    and is fine when optional. False otherwise. */
+bool ac_map_take (ac_map_t *m, const char *key, char *dst, size_t size, const char *const *set,
+                  bool optional);
 
 #endif

@@ -43,15 +43,6 @@ static const char *const s_categories[] = {
     "services", "other", NULL,
 };
 
-static bool
-s_oneof (const char *v, const char *const *set)
-{
-    for (; v && *set; set++)
-        if (!strcmp (v, *set))
-            return true;
-    return false;
-}
-
 static void
 s_free (void *state)
 {
@@ -91,16 +82,11 @@ s_take_str (ac_map_t *m, const char *key, size_t max, char **dst)
     return true;
 }
 
+/*  A fixed-size field: absent keeps it; present must fit (and be in set). */
 static bool
 s_take_fixed (ac_map_t *m, const char *key, char *dst, size_t size, const char *const *set)
 {
-    if (!ac_map_has (m, key))
-        return true;
-    const char *v = ac_map_str (m, key);
-    if (!v || strlen (v) >= size || (set && !s_oneof (v, set)))
-        return false;
-    strcpy (dst, v);
-    return true;
+    return ac_map_take (m, key, dst, size, set, !ac_map_is_nil (m, key));
 }
 
 /*  Images: a bin of NUL-ended URLs, at most AC_LISTING_IMAGES_MAX. */
@@ -156,7 +142,7 @@ static bool
 s_complete (const listing_t *l)
 {
     return l->id[0] && l->seller[0] && l->title && l->description && l->city && l->province
-           && l->images && l->category[0] && l->condition[0] && s_oneof (l->status, s_statuses);
+           && l->images && l->category[0] && l->condition[0] && ac_oneof (l->status, s_statuses);
 }
 
 static void *
@@ -385,18 +371,6 @@ s_allowed (rt_ctx_t *ctx, const listing_t *l, ac_map_t *m, bool admin_ok)
     return true;
 }
 
-/*  A problem body the edge turns into the detail: {detail}. */
-static void
-s_refuse (rt_ctx_t *ctx, int status, const char *detail)
-{
-    ac_enc_t e;
-    ac_enc_init (&e);
-    ac_enc_map (&e, 1);
-    ac_enc_str (&e, "detail", detail);
-    rt_ctx_reject (ctx, status, e.sb.data, e.sb.size);
-    ac_enc_free (&e);
-}
-
 static listing_t *
 s_copy (const listing_t *l)
 {
@@ -430,12 +404,12 @@ s_patch (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     int64_t want = 0;
     if (ac_map_int (m, "if_match", &want) && want != l->version) {
         ac_map_destroy (&m);
-        s_refuse (ctx, 412, "the listing has changed since that version");
+        ac_refuse (ctx, 412, "the listing has changed since that version");
         return;
     }
     if (l->reserved) {
         ac_map_destroy (&m);
-        s_refuse (ctx, 409, "the listing is reserved by an open order");
+        ac_refuse (ctx, 409, "the listing is reserved by an open order");
         return;
     }
     listing_t *n = s_copy (l);
@@ -458,7 +432,7 @@ s_patch (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         int refusal = detail ? 409 : n ? 422 : 500;
         s_free (n);
         if (detail)
-            s_refuse (ctx, refusal, detail);
+            ac_refuse (ctx, refusal, detail);
         else
             rt_ctx_reject (ctx, refusal, NULL, 0);
         return;
@@ -479,7 +453,7 @@ s_delete (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     if (!ok)
         return;
     if (l->reserved) {
-        s_refuse (ctx, 409, "the listing is reserved by an open order");
+        ac_refuse (ctx, 409, "the listing is reserved by an open order");
         return;
     }
     bool was = s_counted (l);
@@ -505,7 +479,7 @@ s_renew (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         return;
     }
     if (l->reserved || !strcmp (l->status, "sold")) {
-        s_refuse (ctx, 409, l->reserved ? "the listing is reserved by an open order"
+        ac_refuse (ctx, 409, l->reserved ? "the listing is reserved by an open order"
                                         : "a sold listing is not renewed");
         return;
     }
@@ -531,35 +505,66 @@ s_expire (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     s_changed (ctx, l, true);
 }
 
-/*  Orders (issue 6) hold a listing while one is open. */
+/*  An order's answer to its reserve (it came through the outbox): ok with
+    the price and the seller, or the reason it cannot have the listing. */
+static void
+s_reserve_result (rt_ctx_t *ctx, const rt_msg_t *msg, const listing_t *l, const char *order,
+                  const char *reason)
+{
+    if (!msg->from)
+        return;
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 6);
+    ac_enc_str (&e, "ref", order);
+    ac_enc_int (&e, "op", AC_OP_RESERVE);
+    ac_enc_int (&e, "ok", reason == NULL);
+    ac_enc_int (&e, "amount", l->amount);
+    ac_enc_str (&e, "seller_id", l->seller);
+    ac_enc_str (&e, "reason", reason);
+    if (rt_ctx_send (ctx, msg->from->type, msg->from->key, msg->from->len, AC_MSG_RESULT,
+                     e.sb.data, e.sb.size))
+        rt_ctx_abort (ctx);
+    ac_enc_free (&e);
+}
+
+/*  An order holds the listing while it is open: body {order_id, buyer_id}. */
 static void
 s_reserve (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
 {
     listing_t *l = state;
     ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
-    const char *order = m ? ac_map_str (m, "order_id") : NULL;
-    if (!order || strlen (order) >= sizeof l->order) {
+    const char *o = m ? ac_map_str (m, "order_id") : NULL;
+    const char *buyer = m ? ac_map_str (m, "buyer_id") : NULL;
+    char order[32];
+    if (!o || strlen (o) >= sizeof l->order) {
         ac_map_destroy (&m);
         rt_ctx_reject (ctx, 422, NULL, 0);
         return;
     }
+    strcpy (order, o);
+    bool own = buyer && !strcmp (buyer, l->seller);
+    ac_map_destroy (&m);
     if (l->reserved && !strcmp (l->order, order)) {
-        ac_map_destroy (&m);
+        s_reserve_result (ctx, msg, l, order, NULL);
         s_reply (ctx, 200, l);      /* a retry */
         return;
     }
-    if (!s_counted (l) || l->reserved || rt_ctx_now_ms (ctx) >= l->expires_ms) {
-        ac_map_destroy (&m);
-        if (!l->exists || l->deleted)
+    const char *reason = !l->exists || l->deleted ? "not_found" : own ? "own_listing"
+                       : !s_counted (l) || l->reserved || rt_ctx_now_ms (ctx) >= l->expires_ms
+                         ? "not_available" : NULL;
+    if (reason) {
+        s_reserve_result (ctx, msg, l, order, reason);
+        if (!strcmp (reason, "not_found"))
             rt_ctx_reject (ctx, 404, NULL, 0);
         else
-            s_refuse (ctx, 409, "the listing is not available");
+            ac_refuse (ctx, 409, "the listing is not available");
         return;
     }
     strcpy (l->order, order);
-    ac_map_destroy (&m);
     l->reserved = true;
     s_changed (ctx, l, true);
+    s_reserve_result (ctx, msg, l, order, NULL);
     s_reply (ctx, 200, l);
 }
 

@@ -503,14 +503,7 @@ s_service (rt_runtime_t *rt, void *arg, const void *body, size_t len, rt_reply_t
         if (cut)
             ac_enc_bin (&e, "frontier", frontier, poslen);
         rt_buf_free (&items);
-        reply->status = 200;
-        reply->body = malloc (e.sb.size);
-        reply->body_len = e.sb.size;
-        if (reply->body)
-            memcpy (reply->body, e.sb.data, e.sb.size);
-        else
-            rc = RT_ENOMEM;
-        ac_enc_free (&e);
+        rc = ac_enc_to_reply (&e, reply);
     }
     rt_scan_close (&scan, NULL);        /* on the error path */
     for (size_t i = 0; i < w.n; i++)

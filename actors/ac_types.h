@@ -14,7 +14,18 @@ enum {
     AC_TYPE_EMAIL = 3,      /* key: em_<hash of normalized email>: who owns it */
     AC_TYPE_FLAGS = 4,      /* key: "review": the admin review queue */
     AC_TYPE_LISTING = 5,    /* key: lst_...: one ad listing */
+    AC_TYPE_WALLET = 6,     /* key: usr_...: the user's balance, holds, recent entries */
+    AC_TYPE_ACCOUNT = 7,    /* key: <name>#<k>: one of AC_ACCOUNT_SHARDS parts of a
+                               system account (adjustments, fees, cod, partner:<name>) */
+    AC_TYPE_LEDGER_PAGE = 8,/* key: usr_.../<n>: a wallet's archived entries, page n */
+    AC_TYPE_PAYMENT = 9,    /* key: pay_...: a top-up or an order's payment via a partner */
+    AC_TYPE_ORDER = 10,     /* key: ord_...: one order of one listing */
+    AC_TYPE_RECON = 11,     /* key: rec_...: one reconciliation and its result */
 };
+
+/*  Secondary index key spaces are shared by the types of a shard: each
+    type's entries start with its own byte. Listings: 'm' 's' 'a' 'c' 'w'
+    (ac_search.h). Ledger: 'L' (ac_ledger.h). */
 
 /*  user messages */
 enum {
@@ -70,6 +81,129 @@ enum {
     LISTING_RELEASE = 8,    /* body {order_id, sold: 0|1}: 200 */
 };
 
+/*  wallet messages (ac_wallet.c). Amounts are int64 rupiah; every
+    movement is an entry here and the opposite entry in another wallet or
+    a system account. Moves between actors go through the outbox. */
+enum {
+    WALLET_GET = 1,         /* reply {user_id, balance, held, available} (money maps) */
+    WALLET_ENTRIES = 2,     /* body {before (seq, 0 = newest), limit}: reply {items
+                               (newest first), last (their lowest seq), archived:
+                               entries 1..archived are in pages} */
+    WALLET_TRANSFER = 3,    /* body {transfer_id, to, amount, note?, created_ms}: from
+                               the edge, the Idempotency-Key's anchor. Debits now and
+                               sends WALLET_CREDIT {post: 1} durably; 201 transfer;
+                               422 {detail} when the available funds do not cover it */
+    WALLET_CREDIT = 4,      /* body {ref, amount, kind, post?}: from an actor's outbox.
+                               Credits; with post, answers AC_MSG_POSTED (or
+                               AC_MSG_VOIDED when it cannot: overflow) durably */
+    WALLET_ADMIN_CREDIT = 7,/* body {ref, amount, created_ms}: 201 entry; the
+                               counter-entry goes to "adjustments" durably */
+    WALLET_PAGE_STORED = 8, /* body {page}: a page actor holds those entries now */
+    WALLET_TOPUP_NEW = 9,   /* body: a PAYMENT_CREATE body for this user; sends it to
+                               the payment durably, 200 {payment_id}. The anchor of
+                               the top-up's Idempotency-Key */
+    WALLET_ORDER_NEW = 10,  /* body: an ORDER_CREATE body with this user as buyer;
+                               sends it to the order durably, 200 {order_id}. The
+                               anchor of the order's Idempotency-Key */
+    /*  From an order's outbox. Each answers AC_MSG_RESULT {ref, op, ok} to it. */
+    WALLET_HOLD = 11,       /* body {ref, amount}: held += amount when available */
+    WALLET_RELEASE = 12,    /* body {ref}: the hold ends, nothing moves (no answer) */
+    WALLET_CAPTURE = 13,    /* body {ref, to, amount, fee}: the hold is paid: amount out
+                               (entry order_payment), amount - fee to `to` (entry
+                               order_sale, two-phase), fee to "fees" (no answer) */
+    WALLET_REFUND = 14,     /* body {ref, to, amount}: like a transfer (entries
+                               refund_out, refund_in) when available covers it */
+};
+
+/*  payment messages (ac_payment.c) */
+enum {
+    PAYMENT_CREATE = 1,     /* body {id, user_id, kind (topup|order), order_id?, amount,
+                               partner, method, created_ms, expires_ms}: 201 payment,
+                               200 when it exists (a retry) */
+    PAYMENT_GET = 2,        /* body {caller, role, flat?}: the payment; 404 for anyone
+                               but its user and admins. flat: {status, amount,
+                               partner} only (reconciliation) */
+    PAYMENT_EVENT = 3,      /* body {partner, status, amount, partner_ref?}: a partner's
+                               authenticated callback. 200 {status}; 422 {detail} on
+                               an amount mismatch (flagged) or another partner's */
+    PAYMENT_EXPIRE = 4,     /* the "expire" reminder */
+};
+
+/*  order messages (ac_order.c). The order is the saga: it asks the listing
+    (reserve), the buyer's wallet (hold, release, capture) and the seller's
+    (refund) by durable messages and moves on their AC_MSG_RESULTs. Writes
+    from the edge carry {caller, role}. */
+enum {
+    ORDER_PAYMENT = 1,      /* body {payment_id, status}: the order's payment ended */
+    ORDER_CREATE = 2,       /* body {id, listing_id, buyer_id, payment_method, partner?,
+                               method?, fee_bps, created_ms, pay_timeout_ms}: 202 while
+                               it is reserving and holding, 200 once decided */
+    ORDER_GET = 3,          /* body {caller, role}: 200 order; 404 for anyone but its
+                               buyer, seller and admins, and while it is undecided;
+                               409 {reason} for one that failed */
+    ORDER_SHIP = 4,         /* body {caller, role, auto_complete_ms} (seller): paid -> shipped */
+    ORDER_CONFIRM = 5,      /* body {caller, role} (buyer): shipped -> completed */
+    ORDER_COD_COLLECTED = 6,/* (seller, cod): awaiting_delivery -> completed */
+    ORDER_CANCEL = 7,       /* (buyer or seller): before shipped -> cancelled */
+    ORDER_REFUND = 8,       /* (seller or admin): completed -> refunded (202 while the
+                               seller's wallet decides; GET tells) */
+    ORDER_TIMEOUT = 9,      /* the "unpaid" and "complete" reminders */
+};
+
+#define AC_SVC_ORDERS 3
+
+/*  reconciliation messages (ac_recon.c) */
+enum {
+    RECON_UPDATE = 1,       /* body {status, rows, matched, bad_rows, amount_mismatch:
+                               bin, missing_in_ledger: bin, missing_in_report: bin,
+                               counts...}: the job's progress, then its result */
+    RECON_GET = 2,          /* reply: the reconciliation, or 404 */
+};
+
+/*  Items kept per list of a reconciliation's result (the counts are
+    exact; the lists show the first ones): the state stays far under
+    RT_STATE_MAX_BYTES whatever the report's size. */
+#define AC_RECON_LIST_MAX 500
+/*  A list item as RECON_UPDATE packs it: [payment_id:32][report amount:8]
+    [ledger amount:8] (-1: none). */
+#define AC_RECON_ITEM 48
+
+/*  A partner's settled payments, from every node (AC_SVC_PAYMENTS): body
+    {partner ('m'|'x'), after: payment id or "", limit}: {covered, items:
+    bin of [payment_id:32][amount:8][settled_ms:8]} in id order. */
+#define AC_SVC_PAYMENTS 4
+#define AC_PAYMENTS_PAGE_MAX 1000
+int ac_payments_register (rt_runtime_t *rt);
+/*  Orders per page of GET /v1/orders (API.md's limit, 1..100). */
+#define AC_ORDERS_PAGE_MAX 100
+/*  Register the orders-of-a-user service (before rt_start). */
+int ac_orders_register (rt_runtime_t *rt);
+
+/*  The answers to a WALLET_CREDIT with post, {ref}: the same numbers in
+    every type that sends one (a wallet paying out, a payment settling),
+    so the wallet answers whoever asked without knowing its type. */
+enum {
+    AC_MSG_RESULT = 61,     /* {ref, op (AC_OP_*), ok, ...}: how a step an order asked
+                               of a wallet or a listing ended */
+    AC_MSG_POSTED = 62,     /* the credit landed */
+    AC_MSG_VOIDED = 63,     /* it did not: the sender takes the money back */
+};
+
+enum { AC_OP_HOLD = 1, AC_OP_REFUND = 2, AC_OP_RESERVE = 3 };
+
+/*  system account messages (ac_account.c) */
+enum {
+    ACCOUNT_POST = 1,       /* body {ref, amount (signed)}: from an outbox */
+    ACCOUNT_GET = 2,        /* reply {name, balance, posts} */
+};
+
+/*  ledger page messages (ac_ledger.c) */
+enum {
+    LEDGER_PAGE_PUT = 1,    /* body {page, entries: bin}: stores them once, then
+                               WALLET_PAGE_STORED to the sender, durably */
+    LEDGER_PAGE_ENTRIES = 2,/* body {before, limit}: reply {items, last} newest first */
+};
+
 /*  Sessions kept per user: the oldest is dropped (its tokens then fail)
     when a new login would exceed it. Bounds the user's state. */
 #define AC_USER_SESSIONS_MAX 32
@@ -98,6 +232,12 @@ extern const rt_type_def_t ac_flags_type;
 extern const rt_type_def_t ac_user_type;
 extern const rt_type_def_t ac_email_type;
 extern const rt_type_def_t ac_listing_type;
+extern const rt_type_def_t ac_wallet_type;
+extern const rt_type_def_t ac_account_type;
+extern const rt_type_def_t ac_ledger_page_type;
+extern const rt_type_def_t ac_payment_type;
+extern const rt_type_def_t ac_order_type;
+extern const rt_type_def_t ac_recon_type;
 
 /*  Register every domain type with the runtime. */
 int ac_register_all (rt_runtime_t *rt);

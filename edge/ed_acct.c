@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "ed_acct.h"
+#include "ed_mp.h"
 #include "ed_server.h"
 
 /*  Concurrent password hashes per node: argon2id with OWASP's parameters
@@ -124,4 +125,21 @@ ed_acct_read (ed_req_t *req, uint16_t type, const char *key, uint16_t msg, const
     };
     const ed_options_t *o = ed_server_options (ed_req_server (req));
     return rt_read (ed_req_runtime (req), &r, (int) o->ask_timeout_ms, rep);
+}
+
+int
+ed_acct_anchor (ed_req_t *req, uint16_t type, const char *key, uint16_t msg, const void *body,
+                size_t len, const char *scope, const char *field, char first[32], bool *replayed)
+{
+    rt_reply_t rep;
+    first[0] = 0;
+    int rc = ed_acct_ask (req, type, key, msg, body, len, scope, &rep);
+    if (rc)
+        return rc;
+    *replayed = rep.replayed;
+    int status = rep.status;
+    if (status == 200 && !ed_mp_field (rep.body, rep.body_len, field, NULL, first, 32))
+        first[0] = 0;
+    rt_reply_free (&rep);
+    return status == 200 && !first[0] ? 500 : status;
 }

@@ -24,6 +24,15 @@ int ed_acct_verify (const char *hash, const char *pw);
 int ed_acct_ask (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,
                  const void *body, size_t len, const char *idem_scope, rt_reply_t *rep);
 
+/*  Ask the anchor of a create's Idempotency-Key (an actor that records
+    the key and sends the create on durably), under scope, and read the
+    created entity's id from its answer's field into first (the first
+    attempt's id, on a retry). Returns an rt_err_t (< 0), or the actor's
+    status: 200 with first set, anything else with first empty. */
+int ed_acct_anchor (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,
+                    const void *body, size_t len, const char *scope, const char *field,
+                    char first[32], bool *replayed);
+
 /*  A query (the type's `reads`) answered from the actor's committed state
     on this thread (rt_read): no idempotency, same deadline and trace. */
 int ed_acct_read (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,

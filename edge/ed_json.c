@@ -75,6 +75,8 @@ s_value (vctx_t *v, const json_t *val, const ed_field_t *f, const char *path)
         return;
     }
     switch (f->type) {
+        case ED_T_ANY:
+            return;
         case ED_T_STRING: {
             if (!json_is_string (val)) {
                 s_err (v, path, "%smust be a string", NULL, 0, 0);
@@ -144,6 +146,15 @@ s_value (vctx_t *v, const json_t *val, const ed_field_t *f, const char *path)
     }
 }
 
+static bool
+s_open (const ed_field_t *schema)
+{
+    for (; schema->name; schema++)
+        if (!strcmp (schema->name, ED_FIELDS_OTHERS))
+            return true;
+    return false;
+}
+
 static void
 s_object (vctx_t *v, const json_t *obj, const ed_field_t *schema, const char *prefix)
 {
@@ -156,7 +167,8 @@ s_object (vctx_t *v, const json_t *obj, const ed_field_t *schema, const char *pr
         while (f->name && strcmp (f->name, key))
             f++;
         if (!f->name) {
-            s_err (v, path, "%sis not a known field", NULL, 0, 0);
+            if (!s_open (schema))
+                s_err (v, path, "%sis not a known field", NULL, 0, 0);
             continue;
         }
         s_value (v, val, f, path);

@@ -24,7 +24,16 @@
 /*  Validation errors reported per response. */
 #define ED_JSON_ERRORS_MAX 16
 
-typedef enum { ED_T_STRING, ED_T_INT, ED_T_BOOL, ED_T_OBJECT, ED_T_ARRAY_OF_STRING } ed_type_t;
+/*  ED_T_ANY: any JSON value (the handler checks it: a partner's number
+    that may be written as 150000 or 150000.0). */
+typedef enum { ED_T_STRING, ED_T_INT, ED_T_BOOL, ED_T_OBJECT, ED_T_ARRAY_OF_STRING,
+               ED_T_ANY } ed_type_t;
+
+/*  A schema entry named ED_FIELDS_OTHERS accepts fields it does not list
+    (and ignores them): for partners' callbacks, which carry many fields we
+    do not read and may add more. Our own routes never use it. */
+#define ED_FIELDS_OTHERS "*"
+
 
 typedef struct ed_field {
     const char  *name;

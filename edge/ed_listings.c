@@ -183,25 +183,14 @@ ed_listings_create (ed_req_t *req)
     s_enc_create (&e, req, id, now);
     char scope[64];
     snprintf (scope, sizeof scope, "%s POST /v1/listings", ed_req_user (req));
-    rt_reply_t rep;
-    int rc = ed_acct_ask (req, AC_TYPE_USER, ed_req_user (req), USER_LISTING_NEW, e.sb.data,
-                          e.sb.size, scope, &rep);
-    char first[32] = "";
-    bool replayed = !rc && rep.replayed;
-    if (!rc && rep.status == 200) {
-        ac_map_t *m = ac_map_decode (rep.body, rep.body_len);
-        const char *lid = m ? ac_map_str (m, "listing_id") : NULL;
-        if (lid && strlen (lid) < sizeof first)
-            strcpy (first, lid);
-        ac_map_destroy (&m);
-    }
-    int status = rc ? 0 : rep.status;
-    if (!rc)
-        rt_reply_free (&rep);
-    if (rc || status != 200 || !first[0]) {
+    char first[32];
+    bool replayed = false;
+    int status = ed_acct_anchor (req, AC_TYPE_USER, ed_req_user (req), USER_LISTING_NEW,
+                                 e.sb.data, e.sb.size, scope, "listing_id", first, &replayed);
+    if (status != 200) {
         ac_enc_free (&e);
-        if (rc)
-            ed_reply_rt_error (req, rc);
+        if (status < 0)
+            ed_reply_rt_error (req, status);
         else if (status == 403)
             ed_reply_problem (req, ED_P_FORBIDDEN, "this account may not post listings");
         else
@@ -212,8 +201,9 @@ ed_listings_create (ed_req_t *req)
         ac_enc_free (&e);
         s_enc_create (&e, req, first, now);
     }
-    rc = ed_acct_ask (req, AC_TYPE_LISTING, first, LISTING_CREATE, e.sb.data, e.sb.size,
-                      NULL, &rep);
+    rt_reply_t rep;
+    int rc = ed_acct_ask (req, AC_TYPE_LISTING, first, LISTING_CREATE, e.sb.data, e.sb.size,
+                          NULL, &rep);
     ac_enc_free (&e);
     if (!rc) {
         rep.replayed = replayed;

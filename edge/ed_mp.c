@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include "ed_mp.h"
 #include "ed_json.h"
+#include "actors/ac_codec.h"
 
 static json_t *
 s_conv (const msgpack_object *o, int depth)
@@ -222,30 +223,12 @@ ed_mp_to_text (const uint8_t *buf, size_t len, size_t *out_len)
 void
 ed_id_new (const char *prefix, char *out)
 {
-    static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     uint64_t ms = (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-    uint8_t bytes[16];
-    for (int i = 0; i < 6; i++)
-        bytes[i] = (uint8_t) (ms >> (40 - 8 * i));
-    randombytes_buf (bytes + 6, 10);
-    size_t p = strlen (prefix);
-    memcpy (out, prefix, p);
-    /*  128 bits as 26 base32 digits, most significant first (the top digit
-        holds 3 bits). */
-    for (int d = 0; d < 26; d++) {
-        int bit = 128 - 5 * (26 - d);   /* first bit of this digit; negative = padding */
-        unsigned v = 0;
-        for (int b = 0; b < 5; b++) {
-            int k = bit + b;
-            v <<= 1;
-            if (k >= 0)
-                v |= (bytes[k / 8] >> (7 - k % 8)) & 1;
-        }
-        out[p + (size_t) d] = b32[v];
-    }
-    out[p + 26] = 0;
+    uint8_t rnd[10];
+    randombytes_buf (rnd, sizeof rnd);
+    ac_ulid (prefix, ms, rnd, out);
 }
 
 bool

@@ -46,6 +46,11 @@ typedef struct {
 /*  Default body limit (API.md): 64 KiB. */
 #define ED_BODY_MAX_DEFAULT (64u * 1024)
 
+/*  body_max of a route (schema NULL) whose handler reads the body itself,
+    as a stream (ed_req_read), with its own limit and content type: a
+    settlement report of millions of rows is never held in memory. */
+#define ED_BODY_STREAM ((size_t) -1)
+
 /*  Captures per pattern, and path segments we match at all. */
 #define ED_CAPTURES_MAX 4
 #define ED_SEGMENTS_MAX 8
@@ -67,6 +72,10 @@ const char *ed_req_header (ed_req_t *req, const char *name);
 
 /*  Query parameter name into buf (URL-decoded); NULL when absent. */
 const char *ed_req_query (ed_req_t *req, const char *name, char *buf, size_t len);
+
+/*  ED_BODY_STREAM routes: the next bytes of the body (0 at its end, < 0
+    on a broken connection). */
+long ed_req_read (ed_req_t *req, void *buf, size_t len);
 
 /*  The raw query string (after '?'), or NULL. */
 const char *ed_req_query_string (ed_req_t *req);
@@ -107,6 +116,9 @@ void ed_reply_problem (ed_req_t *req, ed_problem_t p, const char *detail);
 
 /*  422 validation-failed with the field errors. */
 void ed_reply_invalid (ed_req_t *req, const ed_verr_t *errs, size_t n);
+
+/*  422 validation-failed with one field error. */
+void ed_reply_invalid_field (ed_req_t *req, const char *path, const char *message);
 
 /*  Map a runtime error (rt_err_t) from an ask to its problem. */
 void ed_reply_rt_error (ed_req_t *req, int err);

@@ -100,3 +100,66 @@ const ed_field_t ed_listings_patch_schema[] = {
     { .name = "status", .type = ED_T_STRING, .min = 1, .max = 8, .oneof = s_listing_statuses },
     { NULL },
 };
+
+/*  The note: 200 code points (AC_NOTE_MAX); user ids are 30 characters. */
+const ed_field_t ed_transfer_schema[] = {
+    { .name = "to_user_id", .type = ED_T_STRING, .required = true, .min = 1, .max = 64 },
+    { .name = "amount", .type = ED_T_OBJECT, .required = true, .fields = ed_money_schema },
+    { .name = "note", .type = ED_T_STRING, .min = 0, .max = 200 },
+    { NULL },
+};
+
+/*  The reason is for the audit trail: required, 1..200 code points. */
+const ed_field_t ed_admin_credit_schema[] = {
+    { .name = "amount", .type = ED_T_OBJECT, .required = true, .fields = ed_money_schema },
+    { .name = "reason", .type = ED_T_STRING, .required = true, .min = 1, .max = 200 },
+    { NULL },
+};
+
+static const char *const s_partners[] = { "midtrans", "xendit", NULL };
+static const char *const s_methods[] = {
+    "va_bca", "va_bni", "va_mandiri", "ewallet_ovo", "ewallet_dana", "qris", NULL,
+};
+
+const ed_field_t ed_topup_schema[] = {
+    { .name = "amount", .type = ED_T_OBJECT, .required = true, .fields = ed_money_schema },
+    { .name = "partner", .type = ED_T_STRING, .required = true, .min = 1, .max = 16,
+      .oneof = s_partners },
+    { .name = "method", .type = ED_T_STRING, .required = true, .min = 1, .max = 16,
+      .oneof = s_methods },
+    { NULL },
+};
+
+/*  Partners' callbacks: the fields we read, strictly; the many others
+    they send (payment_type, transaction_time, fraud_status, ...) are
+    accepted and ignored. */
+const ed_field_t ed_midtrans_schema[] = {
+    { .name = "order_id", .type = ED_T_STRING, .required = true, .min = 1, .max = 64 },
+    { .name = "status_code", .type = ED_T_STRING, .required = true, .min = 1, .max = 8 },
+    { .name = "gross_amount", .type = ED_T_STRING, .required = true, .min = 1, .max = 32 },
+    { .name = "transaction_status", .type = ED_T_STRING, .required = true, .min = 1, .max = 32 },
+    { .name = "signature_key", .type = ED_T_STRING, .required = true, .min = 1, .max = 256 },
+    { .name = "transaction_id", .type = ED_T_STRING, .min = 1, .max = 64 },
+    { .name = ED_FIELDS_OTHERS, .type = ED_T_ANY },
+    { NULL },
+};
+
+const ed_field_t ed_xendit_schema[] = {
+    { .name = "id", .type = ED_T_STRING, .required = true, .min = 1, .max = 64 },
+    { .name = "external_id", .type = ED_T_STRING, .required = true, .min = 1, .max = 64 },
+    { .name = "status", .type = ED_T_STRING, .required = true, .min = 1, .max = 32 },
+    { .name = "amount", .type = ED_T_ANY, .required = true },
+    { .name = ED_FIELDS_OTHERS, .type = ED_T_ANY },
+    { NULL },
+};
+
+static const char *const s_pay_methods[] = { "wallet", "partner", "cod", NULL };
+
+const ed_field_t ed_order_schema[] = {
+    { .name = "listing_id", .type = ED_T_STRING, .required = true, .min = 1, .max = 64 },
+    { .name = "payment_method", .type = ED_T_STRING, .required = true, .min = 1, .max = 8,
+      .oneof = s_pay_methods },
+    { .name = "partner", .type = ED_T_STRING, .min = 1, .max = 16, .oneof = s_partners },
+    { .name = "method", .type = ED_T_STRING, .min = 1, .max = 16, .oneof = s_methods },
+    { NULL },
+};

@@ -11,5 +11,11 @@ extern const ed_field_t ed_admin_status_schema[];
 extern const ed_field_t ed_money_schema[];
 extern const ed_field_t ed_listings_create_schema[];
 extern const ed_field_t ed_listings_patch_schema[];
+extern const ed_field_t ed_transfer_schema[];
+extern const ed_field_t ed_admin_credit_schema[];
+extern const ed_field_t ed_topup_schema[];
+extern const ed_field_t ed_midtrans_schema[];
+extern const ed_field_t ed_xendit_schema[];
+extern const ed_field_t ed_order_schema[];
 
 #endif

@@ -27,6 +27,7 @@
 #include "ed_server.h"
 #include "ed_mp.h"
 #include "ed_json.h"
+#include "ed_cover.h"
 #include "actors/ac_types.h"
 #include "actors/ac_codec.h"
 #include "actors/ac_search.h"
@@ -338,8 +339,8 @@ ed_search_listings (ed_req_t *req)
                           (int) o->ask_timeout_ms, replies, RT_NODES_MAX, &nodes);
     ac_enc_free (&e);
     size_t poslen = s->sort == 'n' ? AC_ID_LEN : 8 + AC_ID_LEN;
-    uint8_t covered[RT_SHARDS_MAX / 8 + 1] = { 0 };
-    bool twice = false, cut = false;
+    ed_cover_t cover = { 0 };
+    bool cut = false;
     uint8_t frontier[AC_POS_MAX];
     hit_t *hits = NULL;
     size_t nhits = 0, cap = 0;
@@ -352,12 +353,8 @@ ed_search_listings (ed_req_t *req)
         const uint8_t *cov = m ? ac_map_bin (m, "covered", &cl) : NULL;
         const uint8_t *items = m ? ac_map_bin (m, "items", &il) : NULL;
         const uint8_t *fr = m ? ac_map_bin (m, "frontier", &fl) : NULL;
-        if (!cov || !items || cl > sizeof covered || (fr && fl != poslen))
+        if (!cov || !items || (fr && fl != poslen) || !ed_cover_add (&cover, cov, cl))
             continue;
-        for (size_t b = 0; b < cl; b++) {
-            twice |= (covered[b] & cov[b]) != 0;
-            covered[b] |= cov[b];
-        }
         if (fr && (!cut || s_order (s->sort, fr, frontier, poslen) < 0)) {
             memcpy (frontier, fr, poslen);
             cut = true;
@@ -383,12 +380,8 @@ ed_search_listings (ed_req_t *req)
             at += 1 + poslen + 4 + ml;
         }
     }
-    uint32_t shards = rt_shard_count (ed_req_runtime (req));
-    bool all = true;
-    for (uint32_t i = 0; i < shards; i++)
-        all &= (covered[i / 8] >> (i % 8)) & 1;
     json_t *out = NULL;
-    if (!rc && all && !twice) {
+    if (!rc && ed_cover_whole (&cover, rt_shard_count (ed_req_runtime (req)))) {
         if (nhits > 1)
             qsort_r (hits, nhits, sizeof *hits, s_cmp_hits, s);
         size_t keep = 0;

@@ -246,6 +246,15 @@ ed_reply_invalid (ed_req_t *req, const ed_verr_t *errs, size_t n)
 }
 
 void
+ed_reply_invalid_field (ed_req_t *req, const char *path, const char *message)
+{
+    ed_verr_t err;
+    snprintf (err.path, sizeof err.path, "%s", path);
+    snprintf (err.message, sizeof err.message, "%s", message);
+    ed_reply_invalid (req, &err, 1);
+}
+
+void
 ed_reply_rt_error (ed_req_t *req, int err)
 {
     switch (err) {
@@ -406,6 +415,12 @@ s_route (ed_req_t *req)
         ed_reply_problem (req, ED_P_NOT_FOUND, NULL);
 }
 
+long
+ed_req_read (ed_req_t *req, void *buf, size_t len)
+{
+    return mg_read (req->conn, buf, len);
+}
+
 /*  Read and check the body. Replies (and returns false) on any problem. */
 static bool
 s_body (ed_req_t *req)
@@ -414,6 +429,8 @@ s_body (ed_req_t *req)
     long long declared = req->ri->content_length;
     bool chunked = declared < 0 && mg_get_header (req->conn, "Transfer-Encoding");
     if (!rt->schema) {
+        if (rt->body_max == ED_BODY_STREAM)
+            return true;                /* the handler reads it */
         if (declared > 0 || chunked) {
             ed_reply_problem (req, ED_P_PAYLOAD_TOO_LARGE, "this route takes no body");
             return false;
@@ -462,7 +479,11 @@ s_body (ed_req_t *req)
         char detail[220];
         snprintf (detail, sizeof detail, "invalid JSON at line %d column %d: %s",
                   jerr.line, jerr.column, jerr.text);
-        ed_reply_problem (req, ED_P_MALFORMED, detail);
+        /*  Well-formed JSON whose integer is past int64 (an amount of
+            1e20 written out): API.md makes any amount above 10^13 a 422,
+            and every integer field of ours is bounded far below. */
+        bool too_big = json_error_code (&jerr) == json_error_numeric_overflow;
+        ed_reply_problem (req, too_big ? ED_P_VALIDATION : ED_P_MALFORMED, detail);
         return false;
     }
     ed_verr_t errs[ED_JSON_ERRORS_MAX];
@@ -651,6 +672,12 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
     self->opts.listen = NULL;
     if (!self->opts.listing_lifetime_s)
         self->opts.listing_lifetime_s = 30 * 86400;
+    if (!self->opts.payment_expiry_s)
+        self->opts.payment_expiry_s = 86400;
+    if (!self->opts.order_payment_timeout_s)
+        self->opts.order_payment_timeout_s = 3600;
+    if (!self->opts.order_auto_complete_s)
+        self->opts.order_auto_complete_s = 7 * 86400;
     self->labels = calloc (ed_routes_count, sizeof *self->labels);
     for (size_t i = 0; self->labels && i < ed_routes_count; i++) {
         char l[160];

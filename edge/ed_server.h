@@ -47,6 +47,15 @@ typedef struct {
     /*  [listings] lifetime_s: a listing is active this long after its
         create or renew; 0 = 30 days. */
     uint32_t       listing_lifetime_s;
+    /*  [payments]: the partners' secrets (empty: that partner's callbacks
+        are all refused), an unpaid payment's lifetime, the platform fee. */
+    const char    *midtrans_server_key;
+    const char    *xendit_callback_token;
+    uint32_t       payment_expiry_s;
+    uint32_t       fee_bps;
+    /*  [orders] */
+    uint32_t       order_payment_timeout_s;
+    uint32_t       order_auto_complete_s;
 } ed_options_t;
 
 /*  Start serving. NULL with a reason in err on failure (port taken). */

@@ -55,6 +55,9 @@ static const field_t s_fields[] = {
     F_STR ("kafka.topic_prefix", kafka_topic_prefix, 0, "pasar."),
     F_U32 ("listings.lifetime_s", listing_lifetime_s, 1, 31536000, 2592000),
     F_U32 ("payments.fee_bps", fee_bps, 0, 10000, 0),
+    F_U32 ("payments.expiry_s", payment_expiry_s, 1, 2592000, 86400),
+    F_U32 ("orders.payment_timeout_s", order_payment_timeout_s, 1, 604800, 3600),
+    F_U32 ("orders.auto_complete_s", order_auto_complete_s, 1, 7776000, 604800),
     F_STR ("payments.midtrans.server_key", midtrans_server_key, 0, ""),
     F_STR ("payments.xendit.callback_token", xendit_callback_token, 0, ""),
     F_STR ("push.project_id", push_project_id, 1, ""),
@@ -67,7 +70,7 @@ static const field_t s_fields[] = {
 
 static const char *s_tables[] = {
     "cluster", "storage", "runtime", "idempotency", "security", "auth", "redis",
-    "kafka", "listings", "payments", "payments.midtrans", "payments.xendit", "push", "debug",
+    "kafka", "listings", "orders", "payments", "payments.midtrans", "payments.xendit", "push", "debug",
 };
 
 /*  Keys an optional section must give when it is present. */

@@ -65,6 +65,10 @@ typedef struct {
     uint32_t listing_lifetime_s;/* active until then, unless renewed */
     /* [payments] */
     uint32_t fee_bps;           /* 0..10000 */
+    uint32_t payment_expiry_s;  /* an unpaid partner payment expires then */
+    /* [orders] */
+    uint32_t order_payment_timeout_s;   /* awaiting_payment -> cancelled */
+    uint32_t order_auto_complete_s;     /* shipped -> completed */
     char     midtrans_server_key[256];
     char     xendit_callback_token[256];
     /* [push] (optional) */
