@@ -53,7 +53,11 @@
 
 #define HEADER "partner,partner_ref,payment_id,amount,status,settled_at"
 
+/*  How long a stopping node waits for its jobs to notice. */
+#define ED_RECON_STOP_WAIT_MS 5000
+
 static _Atomic int s_jobs;
+static _Atomic bool s_stopping;
 
 typedef struct {
     rt_runtime_t *rt;
@@ -165,7 +169,7 @@ s_update (job_t *j, const char *status)
     rt_request_t r = { .to_type = AC_TYPE_RECON, .to_key = j->id, .to_key_len = strlen (j->id),
                        .msg_type = RECON_UPDATE, .body = e.sb.data, .body_len = e.sb.size };
     rt_reply_t rep;
-    for (int attempt = 0; attempt < 5; attempt++) {
+    for (int attempt = 0; attempt < 5 && !atomic_load (&s_stopping); attempt++) {
         int rc = rt_ask (j->rt, &r, j->timeout_ms, &rep);
         if (!rc) {
             rt_reply_free (&rep);
@@ -322,7 +326,7 @@ s_missing_in_report (job_t *j, int pi)
         ed_cover_t cover;
         uint8_t *items = NULL;
         size_t n = 0;
-        for (int attempt = 0; attempt < 10; attempt++) {
+        for (int attempt = 0; attempt < 10 && !atomic_load (&s_stopping); attempt++) {
             memset (&cover, 0, sizeof cover);
             free (items);
             items = NULL;
@@ -353,6 +357,8 @@ s_missing_in_report (job_t *j, int pi)
             sleep (1);
         }
         ac_enc_free (&e);
+        if (!rc && atomic_load (&s_stopping))
+            rc = RT_ESTOPPED;
         if (rc) {
             rt_log ("warn", "recon.incomplete", "\"recon\":\"%s\",\"error\":\"%s\"", j->id,
                     rt_strerror (rc));
@@ -391,7 +397,7 @@ s_job (void *arg)
     clock_gettime (CLOCK_MONOTONIC, &t0);
     int64_t last = 0;
     bool first = true;
-    while (fgets (line, sizeof line, j->f)) {
+    while (!atomic_load (&s_stopping) && fgets (line, sizeof line, j->f)) {
         size_t len = strlen (line);
         if (len == sizeof line - 1 && line[len - 1] != '\n') {
             j->counts[C_ROWS]++;
@@ -416,12 +422,17 @@ s_job (void *arg)
             last = ms;
         }
     }
-    for (int pi = 0; pi < 2; pi++)
-        if (j->partner[pi])
-            s_missing_in_report (j, pi);
-    s_update (j, "done");
-    rt_log ("info", "recon.done", "\"recon\":\"%s\",\"rows\":%lld,\"matched\":%lld", j->id,
-            (long long) j->counts[C_ROWS], (long long) j->counts[C_MATCHED]);
+    if (!atomic_load (&s_stopping)) {
+        for (int pi = 0; pi < 2; pi++)
+            if (j->partner[pi])
+                s_missing_in_report (j, pi);
+        s_update (j, "done");
+        rt_log ("info", "recon.done", "\"recon\":\"%s\",\"rows\":%lld,\"matched\":%lld",
+                j->id, (long long) j->counts[C_ROWS], (long long) j->counts[C_MATCHED]);
+    }
+    else
+        rt_log ("warn", "recon.abandoned", "\"recon\":\"%s\",\"rows\":%lld", j->id,
+                (long long) j->counts[C_ROWS]);
     fclose (j->f);
     unlink (j->path);
     for (int i = 0; i < 3; i++)
@@ -522,6 +533,14 @@ ed_recon_create (ed_req_t *req)
     snprintf (loc, sizeof loc, "/v1/admin/reconciliations/%s", id);
     ed_reply_header (req, "Location", loc);
     ed_reply_json (req, 201, json_pack ("{s:s, s:s}", "id", id, "status", "running"));
+}
+
+void
+ed_recon_stop (void)
+{
+    atomic_store (&s_stopping, true);
+    for (int waited = 0; atomic_load (&s_jobs) > 0 && waited < ED_RECON_STOP_WAIT_MS; waited += 10)
+        usleep (10000);
 }
 
 void

@@ -19,6 +19,7 @@
 #include <civetweb.h>
 #include <sodium.h>
 #include "ed_server.h"
+#include "ed_recon.h"
 #include "ed_metrics.h"
 #include "ed_revoked.h"
 #include "ed_sessions.h"
@@ -735,6 +736,7 @@ ed_server_destroy (ed_server_t **p)
     ed_server_t *self = *p;
     if (self->ctx)
         mg_stop (self->ctx);
+    ed_recon_stop ();           /* its job threads use the runtime: end them first */
     for (size_t i = 0; self->labels && i < ed_routes_count; i++)
         free ((char *) self->labels[i]);
     free (self->labels);

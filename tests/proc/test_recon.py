@@ -5,6 +5,7 @@ ledger, missing in the report, bad rows counted — and a report of tens of
 thousands of rows streamed in (spooled, never held whole), with progress
 readable on any node while it runs."""
 import datetime
+import signal
 import time
 
 import pytest
@@ -134,3 +135,20 @@ def test_a_large_report_streams_with_progress(c3, admin):
     progress = [rows for status, rows in seen if status == "running"]
     assert progress == sorted(progress)
     print(f"recon: {n} rows in {took:.1f} s ({n / took:.0f} rows/s); progress seen: {progress[:5]}...")
+
+
+def test_a_node_stops_cleanly_during_a_reconciliation(tmp_path):
+    """SIGTERM while a job runs: the job gives up, the node drains and exits 0."""
+    c = Cluster(BIN / "pasar", tmp_path, 3, extra_toml='admin_emails = ["boss@example.com"]').start()
+    try:
+        boss = _user(c, email="boss@example.com")
+        rows = HEADER + "".join(f"midtrans,r,pay_01JD{i:022d},1,settlement,\n" for i in range(30000))
+        r = _post(c, boss, rows.encode())
+        assert r.status_code == 201, r.text
+        time.sleep(1.0)
+        c.procs["n1"].send_signal(signal.SIGTERM)
+        assert c.procs["n1"].wait(timeout=20) == 0, c.logs("n1")
+        logs = c.logs("n1")
+        assert "recon.abandoned" in logs or "recon.done" in logs, logs[-2000:]
+    finally:
+        c.stop()
