@@ -232,6 +232,7 @@ s_page_put (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
             ac_map_destroy (&m);
             s_page_free (n);
             rt_log ("error", "ledger.page_refused", "\"bytes\":%zu", msg->body_len);
+            rt_ctx_abort (ctx);     /* redelivered: the wallet waits for this page */
             return;
         }
         ac_map_destroy (&m);
@@ -245,8 +246,9 @@ s_page_put (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     ac_enc_init (&e);
     ac_enc_map (&e, 1);
     ac_enc_int (&e, "page", page);
-    rt_ctx_send (ctx, AC_TYPE_WALLET, msg->from->key, msg->from->len, WALLET_PAGE_STORED,
-                 e.sb.data, e.sb.size);
+    if (rt_ctx_send (ctx, AC_TYPE_WALLET, msg->from->key, msg->from->len, WALLET_PAGE_STORED,
+                     e.sb.data, e.sb.size))
+        rt_ctx_abort (ctx);
     ac_enc_free (&e);
 }
 

@@ -241,6 +241,7 @@ s_step (rt_ctx_t *ctx, const order_t *o, uint16_t type, const char *key, uint16_
 static void
 s_hold (rt_ctx_t *ctx, order_t *o)
 {
+    rt_ctx_cancel_reminder (ctx, "unpaid");     /* paid: the deadline no longer applies */
     s_set (ctx, o, "holding");
     s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_HOLD, NULL, o->amount, 0, 0);
 }
@@ -255,7 +256,7 @@ s_release_listing (rt_ctx_t *ctx, const order_t *o, bool sold)
 static void
 s_cancel_now (rt_ctx_t *ctx, order_t *o, bool held)
 {
-    if (held)
+    if (held && o->amount > 0)
         s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_RELEASE, NULL, 0, 0, 0);
     s_release_listing (ctx, o, false);
     rt_ctx_cancel_reminder (ctx, "unpaid");
@@ -272,7 +273,7 @@ s_complete_now (rt_ctx_t *ctx, order_t *o)
                            || ac_post_account (ctx, "cod", o->id, -o->fee)))
             rt_ctx_abort (ctx);
     }
-    else
+    else if (o->amount > 0)
         s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_CAPTURE, o->seller, o->amount, o->fee, 0);
     s_release_listing (ctx, o, true);
     rt_ctx_cancel_reminder (ctx, "complete");
@@ -309,7 +310,8 @@ s_start_payment (rt_ctx_t *ctx, order_t *o)
                      e.sb.data, e.sb.size))
         rt_ctx_abort (ctx);
     ac_enc_free (&e);
-    rt_ctx_remind (ctx, "unpaid", o->created_ms + o->pay_timeout_ms, ORDER_TIMEOUT, NULL, 0);
+    if (rt_ctx_remind (ctx, "unpaid", o->created_ms + o->pay_timeout_ms, ORDER_TIMEOUT, NULL, 0))
+        rt_ctx_abort (ctx);
     s_set (ctx, o, "awaiting_payment");
 }
 
@@ -350,6 +352,31 @@ s_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     s_reply (ctx, 202, n);
 }
 
+/*  The seller's part is back with the buyer: the fee comes back from
+    "fees" (to the buyer, or off the seller's cod debt). */
+static void
+s_refunded (rt_ctx_t *ctx, order_t *o)
+{
+    if (o->fee > 0 && strcmp (o->method, "cod")) {
+        ac_enc_t e;
+        ac_enc_init (&e);
+        ac_enc_map (&e, 3);
+        ac_enc_str (&e, "ref", o->id);
+        ac_enc_int (&e, "amount", o->fee);
+        ac_enc_int (&e, "kind", AC_ENTRY_FEE_REFUND);
+        if (rt_ctx_send (ctx, AC_TYPE_WALLET, o->buyer, strlen (o->buyer), WALLET_CREDIT,
+                         e.sb.data, e.sb.size))
+            rt_ctx_abort (ctx);
+        ac_enc_free (&e);
+    }
+    bool cod = !strcmp (o->method, "cod");
+    if (o->fee > 0 && (ac_post_account (ctx, "fees", o->id, -o->fee)
+                       || (cod && ac_post_account (ctx, "cod", o->id, o->fee))))
+        rt_ctx_abort (ctx);
+    o->reason[0] = 0;
+    s_set (ctx, o, "refunded");
+}
+
 /*  How a step went: the listing's reserve, the wallet's hold or refund. */
 static void
 s_result (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
@@ -369,21 +396,36 @@ s_result (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         return;
     }
     if (op == AC_OP_RESERVE && s_is (o, "creating")) {
-        if (!ok || !seller || strlen (seller) >= sizeof o->seller || amount < 0) {
-            snprintf (o->reason, sizeof o->reason, "%s", reason ? reason : "not_available");
+        bool sane = seller && strlen (seller) < sizeof o->seller && amount >= 0
+                    && amount <= AC_MONEY_MAX;
+        /*  A free listing has nothing to pay through a partner. */
+        bool payable = amount > 0 || strcmp (o->method, "partner");
+        if (!ok || !sane || !payable) {
+            snprintf (o->reason, sizeof o->reason, "%s",
+                      !ok && reason ? reason : !payable ? "free_listing" : "not_available");
+            if (ok)
+                s_release_listing (ctx, o, false);  /* it was reserved for us */
             s_set (ctx, o, "failed");
         }
         else {
             strcpy (o->seller, seller);
             o->amount = amount;
             o->fee = amount * o->fee_bps / 10000;   /* amount <= 10^13: no overflow */
-            if (!strcmp (o->method, "wallet"))
+            if (!strcmp (o->method, "wallet") && amount == 0)
+                s_set (ctx, o, "paid");             /* free: nothing to hold */
+            else if (!strcmp (o->method, "wallet"))
                 s_hold (ctx, o);
             else if (!strcmp (o->method, "partner"))
                 s_start_payment (ctx, o);
             else
                 s_set (ctx, o, "awaiting_delivery");
         }
+    }
+    else if (op == AC_OP_HOLD && ok && !s_is (o, "holding") && !s_is (o, "paid")
+             && !s_is (o, "shipped")) {
+        /*  A hold that landed after the order moved on (cancelled while
+            holding, or a repeated hold): give it back. */
+        s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_RELEASE, NULL, 0, 0, 0);
     }
     else if (op == AC_OP_HOLD && s_is (o, "holding")) {
         if (ok) {
@@ -393,7 +435,9 @@ s_result (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         else if (o->payment[0] && o->hold_tries < HOLD_TRIES_MAX) {
             o->hold_tries++;
             rt_ctx_changed (ctx);
-            rt_ctx_remind (ctx, "hold", rt_ctx_now_ms (ctx) + HOLD_RETRY_MS, ORDER_TIMEOUT, NULL, 0);
+            if (rt_ctx_remind (ctx, "hold", rt_ctx_now_ms (ctx) + HOLD_RETRY_MS, ORDER_TIMEOUT,
+                               NULL, 0))
+                rt_ctx_abort (ctx);
         }
         else if (o->payment[0]) {
             s_cancel_now (ctx, o, false);       /* paid by partner, spent meanwhile */
@@ -408,28 +452,8 @@ s_result (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         s_release_listing (ctx, o, false);      /* late answer of a retried reserve */
     }
     else if (op == AC_OP_REFUND && s_is (o, "refunding")) {
-        if (ok) {
-            /*  The fee comes back from "fees" (to the buyer, or off the
-                seller's cod debt). */
-            if (o->fee > 0 && strcmp (o->method, "cod")) {
-                ac_enc_t e;
-                ac_enc_init (&e);
-                ac_enc_map (&e, 3);
-                ac_enc_str (&e, "ref", o->id);
-                ac_enc_int (&e, "amount", o->fee);
-                ac_enc_int (&e, "kind", AC_ENTRY_FEE_REFUND);
-                if (rt_ctx_send (ctx, AC_TYPE_WALLET, o->buyer, strlen (o->buyer), WALLET_CREDIT,
-                                 e.sb.data, e.sb.size))
-                    rt_ctx_abort (ctx);
-                ac_enc_free (&e);
-            }
-            bool cod = !strcmp (o->method, "cod");
-            if (o->fee > 0 && (ac_post_account (ctx, "fees", o->id, -o->fee)
-                               || (cod && ac_post_account (ctx, "cod", o->id, o->fee))))
-                rt_ctx_abort (ctx);
-            o->reason[0] = 0;
-            s_set (ctx, o, "refunded");
-        }
+        if (ok)
+            s_refunded (ctx, o);
         else {
             strcpy (o->reason, "refund_failed");
             s_set (ctx, o, "completed");
@@ -528,7 +552,11 @@ s_ship (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
             rt_ctx_reject (ctx, 422, NULL, 0);
         else {
             o->auto_complete_ms = rt_ctx_now_ms (ctx) + after;
-            rt_ctx_remind (ctx, "complete", o->auto_complete_ms, ORDER_TIMEOUT, NULL, 0);
+            if (rt_ctx_remind (ctx, "complete", o->auto_complete_ms, ORDER_TIMEOUT, NULL, 0)) {
+                rt_ctx_abort (ctx);
+                ac_map_destroy (&m);
+                return;
+            }
             s_set (ctx, o, "shipped");
             s_reply (ctx, 200, o);
         }
@@ -576,8 +604,9 @@ s_cancel (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     if (s_party (ctx, o, msg, true, true, false, &m)) {
         if (s_is (o, "paid"))
             s_cancel_now (ctx, o, true);
-        else if (s_is (o, "awaiting_payment") || s_is (o, "awaiting_delivery"))
-            s_cancel_now (ctx, o, false);
+        else if (s_is (o, "awaiting_payment") || s_is (o, "awaiting_delivery")
+                 || s_is (o, "holding"))
+            s_cancel_now (ctx, o, false);       /* a hold landing later is given back */
         else {
             s_conflict (ctx, o, "cancelled");
             ac_map_destroy (&m);
@@ -601,6 +630,12 @@ s_refund (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
                 (the fee comes back from "fees"), or, cash on delivery, the
                 whole price they collected. */
             int64_t back = strcmp (o->method, "cod") ? o->amount - o->fee : o->amount;
+            if (back <= 0) {
+                s_refunded (ctx, o);            /* nothing is with the seller */
+                s_reply (ctx, 200, o);
+                ac_map_destroy (&m);
+                return;
+            }
             s_step (ctx, o, AC_TYPE_WALLET, o->seller, WALLET_REFUND, o->buyer, back, 0, 0);
             s_set (ctx, o, "refunding");
             ac_enc_t e;

@@ -229,7 +229,10 @@ s_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     strcpy (n->status, "pending");
     rt_ctx_set_state (ctx, n);
     rt_ctx_changed (ctx);
-    rt_ctx_remind (ctx, "expire", n->expires_ms, PAYMENT_EXPIRE, NULL, 0);
+    if (rt_ctx_remind (ctx, "expire", n->expires_ms, PAYMENT_EXPIRE, NULL, 0)) {
+        rt_ctx_abort (ctx);
+        return;
+    }
     s_reply (ctx, 201, n);
 }
 
@@ -262,22 +265,23 @@ s_get (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
 }
 
 /*  Tell whoever waits on this payment (an order) how it ended. */
-static void
+static int
 s_tell_order (rt_ctx_t *ctx, const payment_t *p)
 {
     if (!p->order[0])
-        return;
+        return 0;
     ac_enc_t e;
     ac_enc_init (&e);
     ac_enc_map (&e, 2);
     ac_enc_str (&e, "payment_id", p->id);
     ac_enc_str (&e, "status", p->status);
-    rt_ctx_send (ctx, AC_TYPE_ORDER, p->order, strlen (p->order), ORDER_PAYMENT, e.sb.data,
-                 e.sb.size);
+    int rc = rt_ctx_send (ctx, AC_TYPE_ORDER, p->order, strlen (p->order), ORDER_PAYMENT,
+                          e.sb.data, e.sb.size);
     ac_enc_free (&e);
+    return rc;
 }
 
-static void
+static int
 s_flag (rt_ctx_t *ctx, const payment_t *p, const char *kind, const char *detail)
 {
     ac_enc_t e;
@@ -286,8 +290,9 @@ s_flag (rt_ctx_t *ctx, const payment_t *p, const char *kind, const char *detail)
     ac_enc_str (&e, "kind", kind);
     ac_enc_str (&e, "user_id", p->user);
     ac_enc_str (&e, "detail", detail);
-    rt_ctx_send (ctx, AC_TYPE_FLAGS, "review", 6, FLAGS_ADD, e.sb.data, e.sb.size);
+    int rc = rt_ctx_send (ctx, AC_TYPE_FLAGS, "review", 6, FLAGS_ADD, e.sb.data, e.sb.size);
     ac_enc_free (&e);
+    return rc;
 }
 
 /*  Money in: the wallet (with post) and the partner's account, in this turn. */
@@ -355,7 +360,10 @@ s_event (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         if (!p->flagged) {
             p->flagged = true;
             rt_ctx_changed (ctx);
-            s_flag (ctx, p, "payment_amount_mismatch", detail);
+            if (s_flag (ctx, p, "payment_amount_mismatch", detail)) {
+                rt_ctx_abort (ctx);
+                return;
+            }
         }
         ac_refuse (ctx, 422, "the amount paid differs from the payment's");
         return;
@@ -367,11 +375,10 @@ s_event (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     p->settled_ms = rt_ctx_now_ms (ctx);
     rt_ctx_changed (ctx);
     rt_ctx_cancel_reminder (ctx, "expire");
-    if (!strcmp (p->status, "settled") && s_settle (ctx, p)) {
+    if ((!strcmp (p->status, "settled") && s_settle (ctx, p)) || s_tell_order (ctx, p)) {
         rt_ctx_abort (ctx);
         return;
     }
-    s_tell_order (ctx, p);
     s_answer (ctx, 200, NULL, p);
 }
 
@@ -385,7 +392,8 @@ s_expire (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         return;
     strcpy (p->status, "expired");
     rt_ctx_changed (ctx);
-    s_tell_order (ctx, p);
+    if (s_tell_order (ctx, p))
+        rt_ctx_abort (ctx);
 }
 
 static void
@@ -407,9 +415,10 @@ s_voided (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     rt_ctx_changed (ctx);
     char account[32];
     snprintf (account, sizeof account, "partner:%s", p->partner);
-    if (ac_post_account (ctx, account, p->id, p->amount))
+    if (ac_post_account (ctx, account, p->id, p->amount)
+        || s_flag (ctx, p, "payment_credit_refused",
+                   "the wallet's balance limit refused a settlement"))
         rt_ctx_abort (ctx);
-    s_flag (ctx, p, "payment_credit_refused", "the wallet's balance limit refused a settlement");
 }
 
 /*  'P' PARTNER_CODE PAYMENT_ID -> [status code][amount:8][settled_ms:8]:

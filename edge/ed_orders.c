@@ -103,6 +103,9 @@ s_answer (ed_req_t *req, int rc, rt_reply_t *rep, int ok_status, bool replayed)
                 ed_reply_invalid_field (req, "listing_id", "is the buyer's own listing");
             else if (!strcmp (reason, "not_found"))
                 ed_reply_invalid_field (req, "listing_id", "no such listing");
+            else if (!strcmp (reason, "free_listing"))
+                ed_reply_invalid_field (req, "payment_method",
+                                        "a free listing is not paid through a partner");
             else if (reason[0])
                 ed_reply_problem (req, ED_P_CONFLICT, "the listing is not available");
             else

@@ -233,6 +233,17 @@ ed_payments_midtrans (ed_req_t *req)
                        : !strcmp (ts, "expire") ? "expired"
                        : !strcmp (ts, "cancel") || !strcmp (ts, "deny") || !strcmp (ts, "failure")
                          ? "failed" : "pending";
+    /*  The signature covers status_code, not transaction_status: each
+        outcome must come with its own code (200 success, 201 pending, 202
+        denied, expired or cancelled), or a signed "pending" could be
+        replayed as a settlement. */
+    const char *want = !strcmp (status, "settled") ? "200" : !strcmp (status, "pending") ? "201"
+                     : "202";
+    if (strcmp (code, want)) {
+        ed_reply_problem (req, ED_P_UNAUTHORIZED, "transaction_status does not match the "
+                          "signed status_code");
+        return;
+    }
     s_event (req, order, "midtrans", status, s_gross (gross),
              json_string_value (json_object_get (b, "transaction_id")));
 }

@@ -53,11 +53,11 @@
 
 #define HEADER "partner,partner_ref,payment_id,amount,status,settled_at"
 
-/*  How long a stopping node waits for its jobs to notice. */
-#define ED_RECON_STOP_WAIT_MS 5000
-
 static _Atomic int s_jobs;
 static _Atomic bool s_stopping;
+/*  Jobs signal here as they end, so a stopping node waits for the last. */
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_ended = PTHREAD_COND_INITIALIZER;
 
 typedef struct {
     rt_runtime_t *rt;
@@ -276,7 +276,7 @@ s_row (job_t *j, char *line)
                        .msg_type = PAYMENT_GET, .body = e.sb.data, .body_len = e.sb.size };
     rt_reply_t rep;
     int rc = RT_ETIMEOUT;
-    for (int attempt = 0; attempt < 3 && rc; attempt++)
+    for (int attempt = 0; attempt < 3 && rc && !atomic_load (&s_stopping); attempt++)
         rc = rt_read (j->rt, &r, j->timeout_ms, &rep);
     ac_enc_free (&e);
     if (rc) {
@@ -339,14 +339,14 @@ s_missing_in_report (job_t *j, int pi)
                 size_t cl = 0, il = 0;
                 const uint8_t *cov = m ? ac_map_bin (m, "covered", &cl) : NULL;
                 const uint8_t *it = m ? ac_map_bin (m, "items", &il) : NULL;
-                uint8_t *more = it ? realloc (items, (n * 48) + il) : NULL;
-                if (cov && more && il % 48 == 0 && ed_cover_add (&cover, cov, cl)) {
+                /*  +48: never realloc to 0 bytes (that frees). */
+                uint8_t *more = it && il % 48 == 0 ? realloc (items, n * 48 + il + 48) : NULL;
+                if (more)
                     items = more;
+                if (more && cov && ed_cover_add (&cover, cov, cl)) {
                     memcpy (items + n * 48, it, il);
                     n += il / 48;
                 }
-                else if (more)
-                    items = more;
                 ac_map_destroy (&m);
             }
             for (size_t i = 0; i < nodes; i++)
@@ -439,7 +439,10 @@ s_job (void *arg)
         free (j->list[i]);
     free (j->seen);
     free (j);
+    pthread_mutex_lock (&s_lock);
     atomic_fetch_sub (&s_jobs, 1);
+    pthread_cond_broadcast (&s_ended);
+    pthread_mutex_unlock (&s_lock);
     return NULL;
 }
 
@@ -538,9 +541,14 @@ ed_recon_create (ed_req_t *req)
 void
 ed_recon_stop (void)
 {
+    /*  Each job checks s_stopping between calls, so this waits at most
+        for one call's deadline; without the wait, a job would call into a
+        runtime being destroyed. */
     atomic_store (&s_stopping, true);
-    for (int waited = 0; atomic_load (&s_jobs) > 0 && waited < ED_RECON_STOP_WAIT_MS; waited += 10)
-        usleep (10000);
+    pthread_mutex_lock (&s_lock);
+    while (atomic_load (&s_jobs) > 0)
+        pthread_cond_wait (&s_ended, &s_lock);
+    pthread_mutex_unlock (&s_lock);
 }
 
 void

@@ -7,8 +7,8 @@ void ed_recon_create (ed_req_t *req);
 void ed_recon_get (ed_req_t *req);
 
 /*  The node is stopping: running jobs give up at their next row (their
-    reconciliation shows failed once stale); returns when none runs, or
-    after ED_RECON_STOP_WAIT_MS. */
+    reconciliation shows failed once stale); returns when none runs (at
+    most one ask deadline later). */
 void ed_recon_stop (void);
 
 #endif

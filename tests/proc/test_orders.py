@@ -389,3 +389,22 @@ def test_payment_and_order_answers_match_the_spec(c3, admin):
               ("get", "/v1/admin/reconciliations/{id}", 404)]
     for want in wants:
         assert want in seen, want
+
+
+def test_a_free_listing(c3, admin):
+    seller, buyer = _user(c3, 0), _user(c3, 1)
+    lid = _listing(c3, seller, 0)
+    r = requests.post(_url(c3) + "/v1/orders", headers=dict(buyer["h"], **{"Idempotency-Key": _key()}),
+                      json={"listing_id": lid, "payment_method": "partner", "partner": "xendit",
+                            "method": "qris"})
+    _problem(r, 422, "validation-failed")
+    _eventually(lambda: _listing_status(c3, lid), "active")
+    assert _editable(c3, seller, lid)
+    o = _order(c3, buyer, lid).json()
+    assert o["status"] == "paid" and o["amount"] == _money(0)
+    assert _act(c3, seller, o["id"], "ship").json()["status"] == "shipped"
+    assert _act(c3, buyer, o["id"], "confirm").json()["status"] == "completed"
+    r = _act(c3, seller, o["id"], "refund")
+    assert r.status_code == 200 and r.json()["status"] == "refunded", r.text
+    _eventually(lambda: _listing_status(c3, lid), "sold")
+    assert _wallet(c3, buyer) == (0, 0) and _wallet(c3, seller) == (0, 0)

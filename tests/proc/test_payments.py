@@ -47,9 +47,11 @@ def _topup(c, u, amount, partner="midtrans", method="va_bca", key=None, n=0, bod
                          {"amount": _money(amount), "partner": partner, "method": method})
 
 
-def _midtrans(c, pay_id, amount, status="settlement", n=0, key=SERVER_KEY, code="200", extra=None,
+def _midtrans(c, pay_id, amount, status="settlement", n=0, key=SERVER_KEY, code=None, extra=None,
               gross=None):
     gross = gross or f"{amount}.00"
+    code = code or ("200" if status in ("settlement", "capture") else
+                    "201" if status == "pending" else "202")
     sig = hashlib.sha512((pay_id + code + gross + key).encode()).hexdigest()
     body = {"order_id": pay_id, "status_code": code, "gross_amount": gross,
             "transaction_status": status, "signature_key": sig,
@@ -120,8 +122,10 @@ def test_midtrans_settlement_credits_once(c3, admin):
     u = _user(c3)
     p = _topup(c3, u, 150000).json()
     before = _settled_summary(c3, admin)["system_accounts"]["partner:midtrans"]
-    # forged: wrong key, tampered amount, no signature at all
+    # forged: wrong key, tampered amount, a signed "pending" replayed as a settlement
     _problem(_midtrans(c3, p["id"], 150000, key="guess"), 401, "unauthorized")
+    _problem(_midtrans(c3, p["id"], 150000, status="settlement", code="201"), 401, "unauthorized")
+    assert _payment(c3, u, p["id"]).json()["status"] == "pending"
     r = _midtrans(c3, p["id"], 150000)
     forged = r.request.body.replace(b'"150000.00"', b'"990000.00"')
     r2 = requests.post(_url(c3) + "/v1/webhooks/midtrans", data=forged,
@@ -132,7 +136,7 @@ def test_midtrans_settlement_credits_once(c3, admin):
     for n in range(3):      # duplicates, and a late "pending" and "expire"
         assert _midtrans(c3, p["id"], 150000, n=n).status_code == 200
     assert _midtrans(c3, p["id"], 150000, status="pending", code="201").json()["status"] == "settled"
-    assert _midtrans(c3, p["id"], 150000, status="expire", code="407").json()["status"] == "settled"
+    assert _midtrans(c3, p["id"], 150000, status="expire").json()["status"] == "settled"
     s = _settled_summary(c3, admin)
     _eventually(lambda: _balance(c3, u), 150000)
     assert [(e["kind"], e["amount"], e["ref"]) for e in _entries(c3, u)] == [("topup", 150000, p["id"])]
