@@ -245,21 +245,9 @@ s_get (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     const char *role = m ? ac_map_str (m, "role") : NULL;
     bool visible = p->exists && caller
                    && (!strcmp (caller, p->user) || (role && !strcmp (role, "admin")));
-    int64_t flat = 0;
-    if (m)
-        ac_map_int (m, "flat", &flat);
     ac_map_destroy (&m);
     if (!visible)
         rt_ctx_reject (ctx, 404, NULL, 0);      /* someone else's: not there for them */
-    else if (flat) {
-        ac_enc_t e;
-        ac_enc_init (&e);
-        ac_enc_map (&e, 3);
-        ac_enc_str (&e, "status", p->status);
-        ac_enc_int (&e, "amount", p->amount);
-        ac_enc_str (&e, "partner", p->partner);
-        ac_enc_reply (ctx, 200, &e);
-    }
     else
         s_reply (ctx, 200, p);
 }
@@ -549,8 +537,66 @@ s_payments_service (rt_runtime_t *rt, void *arg, const void *body, size_t len, r
     return rc;
 }
 
+static int
+s_lookup_service (rt_runtime_t *rt, void *arg, const void *body, size_t len, rt_reply_t *reply)
+{
+    (void) arg;
+    ac_map_t *m = ac_map_decode (body, len);
+    size_t il = 0;
+    const uint8_t *ids = m ? ac_map_bin (m, "ids", &il) : NULL;
+    if (!ids || il % 32 || il / 32 > AC_LOOKUP_MAX) {
+        ac_map_destroy (&m);
+        return RT_EINVAL;
+    }
+    rt_scan_t *scan = rt_scan_open (rt);
+    uint8_t *out = scan ? malloc (il / 32 * AC_LOOKUP_ITEM + 1) : NULL;
+    if (!out) {
+        rt_scan_close (&scan, NULL);
+        ac_map_destroy (&m);
+        return scan ? RT_ENOMEM : RT_EOVERLOADED;
+    }
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < il / 32 && !rc; i++) {
+        const char *id = (const char *) ids + i * 32;
+        size_t kl = strnlen (id, 32);
+        if (kl == 0 || kl > 31)
+            continue;
+        uint32_t shard = rt_shard_of (AC_TYPE_PAYMENT, id, kl, rt_scan_shards (scan));
+        if (!rt_scan_owned (scan, shard))
+            continue;                   /* another node's */
+        void *st = NULL;
+        rc = rt_scan_state (scan, AC_TYPE_PAYMENT, id, kl, &st);
+        const payment_t *p = st;
+        uint8_t *it = out + n++ * AC_LOOKUP_ITEM;
+        memset (it, 0, AC_LOOKUP_ITEM);
+        memcpy (it, id, kl);
+        if (!rc && p && p->exists) {
+            it[32] = (uint8_t) p->status[0];
+            it[33] = (uint8_t) p->partner[0];
+            ac_put64 (it + 34, p->amount);
+        }
+        s_free (st);
+    }
+    uint8_t covered[RT_SHARDS_MAX / 8 + 1];
+    uint32_t shards = rt_scan_shards (scan);
+    rt_scan_close (&scan, covered);
+    ac_map_destroy (&m);
+    if (!rc) {
+        ac_enc_t e;
+        ac_enc_init (&e);
+        ac_enc_map (&e, 2);
+        ac_enc_bin (&e, "covered", covered, (shards + 7) / 8);
+        ac_enc_bin (&e, "items", out, n * AC_LOOKUP_ITEM);
+        rc = ac_enc_to_reply (&e, reply);
+    }
+    free (out);
+    return rc;
+}
+
 int
 ac_payments_register (rt_runtime_t *rt)
 {
-    return rt_service_register (rt, AC_SVC_PAYMENTS, s_payments_service, NULL);
+    int rc = rt_service_register (rt, AC_SVC_PAYMENTS, s_payments_service, NULL);
+    return rc ? rc : rt_service_register (rt, AC_SVC_PAYMENT_LOOKUP, s_lookup_service, NULL);
 }

@@ -120,9 +120,8 @@ enum {
     PAYMENT_CREATE = 1,     /* body {id, user_id, kind (topup|order), order_id?, amount,
                                partner, method, created_ms, expires_ms}: 201 payment,
                                200 when it exists (a retry) */
-    PAYMENT_GET = 2,        /* body {caller, role, flat?}: the payment; 404 for anyone
-                               but its user and admins. flat: {status, amount,
-                               partner} only (reconciliation) */
+    PAYMENT_GET = 2,        /* body {caller, role}: the payment; 404 for anyone but
+                               its user and admins */
     PAYMENT_EVENT = 3,      /* body {partner, status, amount, partner_ref?}: a partner's
                                authenticated callback. 200 {status}; 422 {detail} on
                                an amount mismatch (flagged) or another partner's */
@@ -174,6 +173,15 @@ enum {
 #define AC_SVC_PAYMENTS 4
 #define AC_PAYMENTS_PAGE_MAX 1000
 int ac_payments_register (rt_runtime_t *rt);
+
+/*  Payments by id, asked of every node at once (AC_SVC_PAYMENT_LOOKUP):
+    body {ids: bin of 32-byte NUL-padded ids, at most AC_LOOKUP_MAX}:
+    {covered, items: bin of [id:32][status:1 ('p' 's' 'e' 'f', 0 none)]
+    [partner:1 ('m' 'x')][amount:8]} for the ids whose shards this node
+    serves. One round trip per node for a batch of reconciliation rows. */
+#define AC_SVC_PAYMENT_LOOKUP 5
+#define AC_LOOKUP_MAX 1024
+#define AC_LOOKUP_ITEM (32 + 1 + 1 + 8)
 /*  Orders per page of GET /v1/orders (API.md's limit, 1..100). */
 #define AC_ORDERS_PAGE_MAX 100
 /*  Register the orders-of-a-user service (before rt_start). */

@@ -59,6 +59,13 @@ static _Atomic bool s_stopping;
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t s_ended = PTHREAD_COND_INITIALIZER;
 
+/*  A row waiting for its payment's lookup. */
+typedef struct {
+    char    id[32];
+    int     partner;                /* 0 midtrans, 1 xendit */
+    int64_t amount;
+} row_t;
+
 typedef struct {
     rt_runtime_t *rt;
     int           timeout_ms;
@@ -72,6 +79,8 @@ typedef struct {
     size_t        len[3];
     int64_t       lo_ms[2], hi_ms[2];   /* per partner: the report's period */
     bool          partner[2];
+    row_t         batch[AC_LOOKUP_MAX];  /* rows read, their payments not yet */
+    size_t        nbatch;
 } job_t;
 
 enum { C_ROWS, C_MATCHED, C_BAD, C_MISMATCH, C_MISSING_LEDGER, C_MISSING_REPORT };
@@ -240,6 +249,83 @@ s_fields (char *line, char *f[6])
     return false;                   /* more than 6 fields */
 }
 
+static int
+s_by_id (const void *a, const void *b)
+{
+    return memcmp (a, b, 32);
+}
+
+/*  Ask every node at once for the batch's payments (each answers for the
+    shards it serves), then judge each row. A batch whose shards are not
+    all answered is asked again; rows still unanswered are bad rows. */
+static void
+s_flush (job_t *j)
+{
+    if (!j->nbatch)
+        return;
+    uint8_t *ids = calloc (j->nbatch, 32);
+    uint8_t *found = malloc (j->nbatch * AC_LOOKUP_ITEM + 1);
+    size_t nf = 0;
+    bool whole = false;
+    for (size_t i = 0; ids && i < j->nbatch; i++)
+        memcpy (ids + i * 32, j->batch[i].id, 32);
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 1);
+    ac_enc_bin (&e, "ids", ids ? (const void *) ids : "", ids ? j->nbatch * 32 : 0);
+    for (int attempt = 0; ids && found && attempt < 10 && !whole && !atomic_load (&s_stopping);
+         attempt++) {
+        if (attempt)
+            sleep (1);
+        rt_reply_t replies[RT_NODES_MAX];
+        size_t nodes = 0;
+        ed_cover_t cover = { 0 };
+        nf = 0;
+        int rc = rt_call_all (j->rt, AC_SVC_PAYMENT_LOOKUP, e.sb.data, e.sb.size, j->timeout_ms,
+                              replies, RT_NODES_MAX, &nodes);
+        for (size_t i = 0; !rc && i < nodes; i++) {
+            ac_map_t *m = replies[i].err || replies[i].status != 200
+                          ? NULL : ac_map_decode (replies[i].body, replies[i].body_len);
+            size_t cl = 0, il = 0;
+            const uint8_t *cov = m ? ac_map_bin (m, "covered", &cl) : NULL;
+            const uint8_t *it = m ? ac_map_bin (m, "items", &il) : NULL;
+            if (cov && it && il % AC_LOOKUP_ITEM == 0 && nf + il / AC_LOOKUP_ITEM <= j->nbatch
+                && ed_cover_add (&cover, cov, cl)) {
+                memcpy (found + nf * AC_LOOKUP_ITEM, it, il);
+                nf += il / AC_LOOKUP_ITEM;
+            }
+            ac_map_destroy (&m);
+        }
+        for (size_t i = 0; i < nodes; i++)
+            rt_reply_free (&replies[i]);
+        whole = !rc && ed_cover_whole (&cover, rt_shard_count (j->rt));
+    }
+    ac_enc_free (&e);
+    if (whole && nf > 1)
+        qsort (found, nf, AC_LOOKUP_ITEM, s_by_id);
+    static const char partners[2] = { 'm', 'x' };
+    for (size_t i = 0; i < j->nbatch; i++) {
+        const row_t *r = &j->batch[i];
+        const uint8_t *it = whole ? bsearch (r->id, found, nf, AC_LOOKUP_ITEM, s_by_id) : NULL;
+        if (!it) {
+            j->counts[C_BAD]++;     /* unreachable (or no node answered for it) */
+            continue;
+        }
+        int64_t ledger = it[32] ? ac_get64 (it + 34) : -1;
+        if (it[32] != 's' || it[33] != partners[r->partner])
+            s_find (j, 1, r->id, r->amount, ledger);
+        else if (ledger != r->amount)
+            s_find (j, 0, r->id, r->amount, ledger);
+        else
+            j->counts[C_MATCHED]++;
+    }
+    if (!whole)
+        rt_log ("warn", "recon.unreadable", "\"recon\":\"%s\",\"rows\":%zu", j->id, j->nbatch);
+    free (ids);
+    free (found);
+    j->nbatch = 0;
+}
+
 static void
 s_row (job_t *j, char *line)
 {
@@ -266,46 +352,15 @@ s_row (job_t *j, char *line)
     /*  Reports give seconds: the period ends with the last one's end. */
     if (at && at + 999 > j->hi_ms[pi])
         j->hi_ms[pi] = at + 999;
-    ac_enc_t e;
-    ac_enc_init (&e);
-    ac_enc_map (&e, 3);
-    ac_enc_str (&e, "caller", "");
-    ac_enc_str (&e, "role", "admin");
-    ac_enc_int (&e, "flat", 1);
-    rt_request_t r = { .to_type = AC_TYPE_PAYMENT, .to_key = f[2], .to_key_len = strlen (f[2]),
-                       .msg_type = PAYMENT_GET, .body = e.sb.data, .body_len = e.sb.size };
-    rt_reply_t rep;
-    int rc = RT_ETIMEOUT;
-    for (int attempt = 0; attempt < 3 && rc && !atomic_load (&s_stopping); attempt++)
-        rc = rt_read (j->rt, &r, j->timeout_ms, &rep);
-    ac_enc_free (&e);
-    if (rc) {
-        j->counts[C_BAD]++;
-        rt_log ("warn", "recon.unreadable", "\"payment\":\"%s\",\"error\":\"%s\"", f[2],
-                rt_strerror (rc));
-        return;
-    }
-    char status[16] = "", partner[16] = "";
-    int64_t ledger = -1;
-    if (rep.status == 200) {
-        ed_mp_field (rep.body, rep.body_len, "status", NULL, status, sizeof status);
-        ed_mp_field (rep.body, rep.body_len, "partner", NULL, partner, sizeof partner);
-        ed_mp_field (rep.body, rep.body_len, "amount", &ledger, NULL, 0);
-    }
-    rt_reply_free (&rep);
-    if (strcmp (status, "settled") || strcmp (partner, f[0]))
-        s_find (j, 1, f[2], amount, ledger);
-    else if (ledger != amount)
-        s_find (j, 0, f[2], amount, ledger);
-    else
-        j->counts[C_MATCHED]++;
+    row_t *r = &j->batch[j->nbatch++];
+    memset (r, 0, sizeof *r);
+    memcpy (r->id, f[2], strlen (f[2]));
+    r->partner = pi;
+    r->amount = amount;
+    if (j->nbatch == AC_LOOKUP_MAX)
+        s_flush (j);
 }
 
-static int
-s_by_id (const void *a, const void *b)
-{
-    return memcmp (a, b, 32);
-}
 
 /*  Settled payments of partner pi that the report did not name. */
 static void
@@ -422,6 +477,8 @@ s_job (void *arg)
             last = ms;
         }
     }
+    if (!atomic_load (&s_stopping))
+        s_flush (j);
     if (!atomic_load (&s_stopping)) {
         for (int pi = 0; pi < 2; pi++)
             if (j->partner[pi])
