@@ -143,3 +143,12 @@ ed_acct_anchor (ed_req_t *req, uint16_t type, const char *key, uint16_t msg, con
     rt_reply_free (&rep);
     return status == 200 && !first[0] ? 500 : status;
 }
+
+void
+ed_acct_anchor_failed (ed_req_t *req, int status)
+{
+    if (status < 0)
+        ed_reply_rt_error (req, status);
+    else
+        ed_reply_problem (req, status == 422 ? ED_P_VALIDATION : ED_P_INTERNAL, NULL);
+}

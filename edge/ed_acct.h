@@ -33,6 +33,10 @@ int ed_acct_anchor (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,
                     const void *body, size_t len, const char *scope, const char *field,
                     char first[32], bool *replayed);
 
+/*  Answer an anchor's failure (ed_acct_anchor returned status != 200):
+    its rt error, 422 for a refused body, 500 for anything else. */
+void ed_acct_anchor_failed (ed_req_t *req, int status);
+
 /*  A query (the type's `reads`) answered from the actor's committed state
     on this thread (rt_read): no idempotency, same deadline and trace. */
 int ed_acct_read (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,

@@ -102,10 +102,7 @@ ed_payments_topup (ed_req_t *req)
                                  e.sb.data, e.sb.size, scope, "payment_id", first, &replayed);
     if (status != 200) {
         ac_enc_free (&e);
-        if (status < 0)
-            ed_reply_rt_error (req, status);
-        else
-            ed_reply_problem (req, status == 422 ? ED_P_VALIDATION : ED_P_INTERNAL, NULL);
+        ed_acct_anchor_failed (req, status);
         return;
     }
     rt_reply_t rep;

@@ -10,9 +10,7 @@ import time
 import pytest
 import requests
 
-from cluster import Cluster
-from conftest import BIN
-from test_payments import SERVER_KEY, XENDIT_TOKEN, _midtrans
+from test_payments import _midtrans, money_cluster
 from test_wallet import _eventually, _key, _money, _problem, _settled_summary, _url, _user
 
 FEE_BPS = 250
@@ -22,16 +20,9 @@ AUTO_COMPLETE_S = 3
 
 @pytest.fixture(scope="module")
 def c3(tmp_path_factory):
-    c = Cluster(BIN / "pasar", tmp_path_factory.mktemp("orders"), 3,
-                extra_toml=f'admin_emails = ["boss@example.com"]\n'
-                           f'[payments]\nfee_bps = {FEE_BPS}\n'
-                           f'[payments.midtrans]\nserver_key = "{SERVER_KEY}"\n'
-                           f'[payments.xendit]\ncallback_token = "{XENDIT_TOKEN}"\n'
-                           f'[orders]\npayment_timeout_s = {PAY_TIMEOUT_S}\n'
-                           f'auto_complete_s = {AUTO_COMPLETE_S}\n').start()
-    yield c
-    codes = c.stop()
-    assert set(codes.values()) <= {0}, codes
+    yield from money_cluster(tmp_path_factory.mktemp("orders"), f"fee_bps = {FEE_BPS}\n",
+                             f"[orders]\npayment_timeout_s = {PAY_TIMEOUT_S}\n"
+                             f"auto_complete_s = {AUTO_COMPLETE_S}\n")
 
 
 @pytest.fixture(scope="module")

@@ -22,15 +22,21 @@ XENDIT_TOKEN = "xnd-callback-pasar-test"
 EXPIRY_S = 6
 
 
-@pytest.fixture(scope="module")
-def c3(tmp_path_factory):
-    c = Cluster(BIN / "pasar", tmp_path_factory.mktemp("payments"), 3,
-                extra_toml=f'admin_emails = ["boss@example.com"]\n[payments]\nexpiry_s = {EXPIRY_S}\n'
+def money_cluster(tmp, payments="", more=""):
+    """3 nodes with an admin, both partners' secrets, [payments] keys and
+    more sections; yields the started cluster and checks it stops cleanly."""
+    c = Cluster(BIN / "pasar", tmp, 3,
+                extra_toml=f'admin_emails = ["boss@example.com"]\n[payments]\n{payments}'
                            f'[payments.midtrans]\nserver_key = "{SERVER_KEY}"\n'
-                           f'[payments.xendit]\ncallback_token = "{XENDIT_TOKEN}"\n').start()
+                           f'[payments.xendit]\ncallback_token = "{XENDIT_TOKEN}"\n{more}').start()
     yield c
     codes = c.stop()
     assert set(codes.values()) <= {0}, codes
+
+
+@pytest.fixture(scope="module")
+def c3(tmp_path_factory):
+    yield from money_cluster(tmp_path_factory.mktemp("payments"), f"expiry_s = {EXPIRY_S}\n")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import requests
 
 from cluster import Cluster
 from conftest import BIN
-from test_payments import SERVER_KEY, XENDIT_TOKEN, _midtrans, _topup, _xendit
+from test_payments import _midtrans, _topup, _xendit, money_cluster
 from test_wallet import _problem, _url, _user
 
 HEADER = "partner,partner_ref,payment_id,amount,status,settled_at\n"
@@ -22,13 +22,7 @@ HEADER = "partner,partner_ref,payment_id,amount,status,settled_at\n"
 
 @pytest.fixture(scope="module")
 def c3(tmp_path_factory):
-    c = Cluster(BIN / "pasar", tmp_path_factory.mktemp("recon"), 3,
-                extra_toml=f'admin_emails = ["boss@example.com"]\n'
-                           f'[payments.midtrans]\nserver_key = "{SERVER_KEY}"\n'
-                           f'[payments.xendit]\ncallback_token = "{XENDIT_TOKEN}"\n').start()
-    yield c
-    codes = c.stop()
-    assert set(codes.values()) <= {0}, codes
+    yield from money_cluster(tmp_path_factory.mktemp("recon"))
 
 
 @pytest.fixture(scope="module")
