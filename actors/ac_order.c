@@ -219,10 +219,11 @@ s_set (rt_ctx_t *ctx, order_t *o, const char *status)
     rt_ctx_changed (ctx);
 }
 
-/*  A durable step: msg to (type, key) with {ref: order id} + extras. */
+/*  A durable step: msg to (type, key). One body for every step: wallets
+    read ref, to, amount and fee; the listing reads order_id and sold. */
 static void
 s_step (rt_ctx_t *ctx, const order_t *o, uint16_t type, const char *key, uint16_t msg,
-        const char *to, int64_t amount, int64_t fee, int64_t extra)
+        const char *to, int64_t amount, int64_t fee, bool sold)
 {
     ac_enc_t e;
     ac_enc_init (&e);
@@ -232,7 +233,7 @@ s_step (rt_ctx_t *ctx, const order_t *o, uint16_t type, const char *key, uint16_
     ac_enc_str (&e, "to", to);
     ac_enc_int (&e, "amount", amount);
     ac_enc_int (&e, "fee", fee);
-    ac_enc_int (&e, type == AC_TYPE_LISTING ? "sold" : "extra", extra);
+    ac_enc_int (&e, "sold", sold);
     if (rt_ctx_send (ctx, type, key, strlen (key), msg, e.sb.data, e.sb.size))
         rt_ctx_abort (ctx);
     ac_enc_free (&e);
@@ -243,7 +244,7 @@ s_hold (rt_ctx_t *ctx, order_t *o)
 {
     rt_ctx_cancel_reminder (ctx, "unpaid");     /* paid: the deadline no longer applies */
     s_set (ctx, o, "holding");
-    s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_HOLD, NULL, o->amount, 0, 0);
+    s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_HOLD, NULL, o->amount, 0, false);
 }
 
 static void
@@ -257,7 +258,7 @@ static void
 s_cancel_now (rt_ctx_t *ctx, order_t *o, bool held)
 {
     if (held && o->amount > 0)
-        s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_RELEASE, NULL, 0, 0, 0);
+        s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_RELEASE, NULL, 0, 0, false);
     s_release_listing (ctx, o, false);
     rt_ctx_cancel_reminder (ctx, "unpaid");
     s_set (ctx, o, "cancelled");
@@ -274,7 +275,8 @@ s_complete_now (rt_ctx_t *ctx, order_t *o)
             rt_ctx_abort (ctx);
     }
     else if (o->amount > 0)
-        s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_CAPTURE, o->seller, o->amount, o->fee, 0);
+        s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_CAPTURE, o->seller, o->amount, o->fee,
+                false);
     s_release_listing (ctx, o, true);
     rt_ctx_cancel_reminder (ctx, "complete");
     s_set (ctx, o, "completed");
@@ -425,7 +427,7 @@ s_result (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
              && !s_is (o, "shipped")) {
         /*  A hold that landed after the order moved on (cancelled while
             holding, or a repeated hold): give it back. */
-        s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_RELEASE, NULL, 0, 0, 0);
+        s_step (ctx, o, AC_TYPE_WALLET, o->buyer, WALLET_RELEASE, NULL, 0, 0, false);
     }
     else if (op == AC_OP_HOLD && s_is (o, "holding")) {
         if (ok) {
@@ -636,7 +638,7 @@ s_refund (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
                 ac_map_destroy (&m);
                 return;
             }
-            s_step (ctx, o, AC_TYPE_WALLET, o->seller, WALLET_REFUND, o->buyer, back, 0, 0);
+            s_step (ctx, o, AC_TYPE_WALLET, o->seller, WALLET_REFUND, o->buyer, back, 0, false);
             s_set (ctx, o, "refunding");
             ac_enc_t e;
             ac_enc_init (&e);
