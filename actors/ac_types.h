@@ -92,11 +92,12 @@ enum {
     WALLET_TRANSFER = 3,    /* body {transfer_id, to, amount, note?, created_ms}: from
                                the edge, the Idempotency-Key's anchor. Debits now and
                                sends WALLET_CREDIT {post: 1} durably; 201 transfer;
-                               422 {detail} when the available funds do not cover it */
+                               402 {detail} when the available funds do not cover it
+                               (the edge's 422 insufficient-funds); 503 when backed up */
     WALLET_CREDIT = 4,      /* body {ref, amount, kind, post?}: from an actor's outbox.
                                Credits; with post, answers AC_MSG_POSTED (or
                                AC_MSG_VOIDED when it cannot: overflow) durably */
-    WALLET_ADMIN_CREDIT = 7,/* body {ref, amount, created_ms}: 201 entry; the
+    WALLET_ADMIN_CREDIT = 7,/* body {ref, amount, reason}: 201 entry; the
                                counter-entry goes to "adjustments" durably */
     WALLET_PAGE_STORED = 8, /* body {page}: a page actor holds those entries now */
     WALLET_TOPUP_NEW = 9,   /* body: a PAYMENT_CREATE body for this user; sends it to
