@@ -21,6 +21,7 @@
 #include "actors/ac_codec.h"
 #include "actors/ac_ledger.h"
 #include "runtime/rt_error.h"
+#include "runtime/rt_log.h"
 
 /*  API.md: limit 1..100, default 20. */
 #define PAGE_DEFAULT 20
@@ -253,6 +254,15 @@ ed_wallet_admin_credit (ed_req_t *req)
     int rc = ed_acct_ask (req, AC_TYPE_WALLET, user, WALLET_ADMIN_CREDIT, e.sb.data, e.sb.size,
                           scope, &rep);
     ac_enc_free (&e);
+    if (!rc && rep.status == 201 && !rep.replayed) {
+        /*  The audit trail of money made by hand: who, for whom, why. */
+        char why[700];
+        rt_log ("info", "ledger.admin_credit",
+                "\"admin\":\"%s\",\"user\":\"%s\",\"amount\":%lld,\"ref\":\"%s\",\"reason\":\"%s\"",
+                ed_req_user (req), user, (long long) amount, ref,
+                rt_log_escape (json_string_value (json_object_get (ed_req_body (req), "reason")),
+                               why, sizeof why));
+    }
     s_forward (req, rc, &rep, 201, "unexpected answer from the wallet");
 }
 
