@@ -39,7 +39,7 @@ typedef struct {
     char    method[8], partner[16], pmethod[16];
     char    status[20], reason[24];
     int64_t amount, fee_bps, fee, created_ms, updated_ms, pay_timeout_ms, auto_complete_ms;
-    int64_t hold_tries;         /* escrow of a settled partner payment, tried again */
+    int64_t tries;              /* the step being tried again (hold, refund) */
 } order_t;
 
 /*  A settled partner payment credits the buyer's wallet and tells the
@@ -47,6 +47,11 @@ typedef struct {
     the money does. It is tried again, once a second, this many times. */
 #define HOLD_TRIES_MAX 30
 #define HOLD_RETRY_MS 1000
+/*  Likewise a refund asked right after completion may reach the seller's
+    wallet before the sale's credit does: tried again, every 300 ms, this
+    many times, before it is refused as insufficient funds. */
+#define REFUND_TRIES_MAX 5
+#define REFUND_RETRY_MS 300
 
 static const char *const s_methods[] = { "wallet", "partner", "cod", NULL };
 
@@ -85,7 +90,7 @@ s_take_all (ac_map_t *m, order_t *o, bool state)
              && ac_map_int (m, "amount", &o->amount) && ac_map_int (m, "fee", &o->fee)
              && ac_map_int (m, "updated_ms", &o->updated_ms)
              && ac_map_int (m, "auto_complete_ms", &o->auto_complete_ms)
-             && ac_map_int (m, "hold_tries", &o->hold_tries);
+             && ac_map_int (m, "tries", &o->tries);
     return ok && ac_oneof (o->method, s_methods);
 }
 
@@ -135,7 +140,7 @@ s_encode (const void *state, rt_buf_t *out)
     ac_enc_int (&e, "updated_ms", o->updated_ms);
     ac_enc_int (&e, "pay_timeout_ms", o->pay_timeout_ms);
     ac_enc_int (&e, "auto_complete_ms", o->auto_complete_ms);
-    ac_enc_int (&e, "hold_tries", o->hold_tries);
+    ac_enc_int (&e, "tries", o->tries);
     int rc = ac_enc_to_buf (&e, out);
     ac_enc_free (&e);
     return rc;
@@ -354,6 +359,21 @@ s_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     s_reply (ctx, 202, n);
 }
 
+/*  The seller gives back what they got: the price less the fee (the fee
+    comes back from "fees"), or, cash on delivery, the whole price. */
+static int64_t
+s_refund_amount (const order_t *o)
+{
+    return strcmp (o->method, "cod") ? o->amount - o->fee : o->amount;
+}
+
+static void
+s_ask_refund (rt_ctx_t *ctx, const order_t *o)
+{
+    s_step (ctx, o, AC_TYPE_WALLET, o->seller, WALLET_REFUND, o->buyer, s_refund_amount (o), 0,
+            false);
+}
+
 /*  The seller's part is back with the buyer: the fee comes back from
     "fees" (to the buyer, or off the seller's cod debt). */
 static void
@@ -434,8 +454,8 @@ s_result (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
             rt_ctx_cancel_reminder (ctx, "unpaid");
             s_set (ctx, o, "paid");
         }
-        else if (o->payment[0] && o->hold_tries < HOLD_TRIES_MAX) {
-            o->hold_tries++;
+        else if (o->payment[0] && o->tries < HOLD_TRIES_MAX) {
+            o->tries++;
             rt_ctx_changed (ctx);
             if (rt_ctx_remind (ctx, "hold", rt_ctx_now_ms (ctx) + HOLD_RETRY_MS, ORDER_TIMEOUT,
                                NULL, 0))
@@ -456,6 +476,13 @@ s_result (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     else if (op == AC_OP_REFUND && s_is (o, "refunding")) {
         if (ok)
             s_refunded (ctx, o);
+        else if (o->tries < REFUND_TRIES_MAX) {
+            o->tries++;
+            rt_ctx_changed (ctx);
+            if (rt_ctx_remind (ctx, "refund", rt_ctx_now_ms (ctx) + REFUND_RETRY_MS,
+                               ORDER_TIMEOUT, NULL, 0))
+                rt_ctx_abort (ctx);
+        }
         else {
             strcpy (o->reason, "refund_failed");
             s_set (ctx, o, "completed");
@@ -628,18 +655,15 @@ s_refund (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         if (!s_is (o, "completed"))
             s_conflict (ctx, o, "refunded");
         else {
-            /*  The seller gives back what they got: the price less the fee
-                (the fee comes back from "fees"), or, cash on delivery, the
-                whole price they collected. */
-            int64_t back = strcmp (o->method, "cod") ? o->amount - o->fee : o->amount;
-            if (back <= 0) {
+            if (s_refund_amount (o) <= 0) {
                 s_refunded (ctx, o);            /* nothing is with the seller */
                 s_reply (ctx, 200, o);
                 ac_map_destroy (&m);
                 return;
             }
-            s_step (ctx, o, AC_TYPE_WALLET, o->seller, WALLET_REFUND, o->buyer, back, 0, false);
+            o->tries = 0;
             s_set (ctx, o, "refunding");
+            s_ask_refund (ctx, o);
             ac_enc_t e;
             ac_enc_init (&e);
             ac_enc_map (&e, 1);
@@ -662,6 +686,8 @@ s_timeout (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         s_cancel_now (ctx, o, false);
     else if (s_is (o, "holding") && o->payment[0])
         s_hold (ctx, o);
+    else if (s_is (o, "refunding"))
+        s_ask_refund (ctx, o);
     else if (s_is (o, "shipped") && o->auto_complete_ms && now >= o->auto_complete_ms)
         s_complete_now (ctx, o);
 }
