@@ -467,27 +467,20 @@ s_credit (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         s_answer (ctx, msg->from, AC_MSG_POSTED, ref);
 }
 
+/*  The answer to a credit this wallet sent: POSTED (it landed: no longer
+    in transit) or VOIDED (it did not: the amount comes back). */
 static void
-s_post (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+s_settle (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
 {
     wallet_t *w = state;
     char ref[32];
     int64_t amount;
     if (!msg->from || !s_ref (msg, ref) || !s_ties_take (&w->pending, ref, &amount))
-        return;
+        return;                 /* answered already */
     w->in_transit -= amount;
     rt_ctx_changed (ctx);
-}
-
-static void
-s_void (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
-{
-    wallet_t *w = state;
-    char ref[32];
-    int64_t amount;
-    if (!msg->from || !s_ref (msg, ref) || !s_ties_take (&w->pending, ref, &amount))
+    if (msg->type != AC_MSG_VOIDED)
         return;
-    w->in_transit -= amount;
     w->balance += amount;       /* it left this wallet: there is room for it */
     if (s_entry (ctx, w, AC_ENTRY_TRANSFER_VOID, amount, ref, NULL))
         rt_ctx_abort (ctx);
@@ -736,7 +729,7 @@ const rt_type_def_t ac_wallet_type = {
     .state_free = s_free,
     .handlers = { [WALLET_GET] = s_get, [WALLET_ENTRIES] = s_entries,
                   [WALLET_TRANSFER] = s_transfer, [WALLET_CREDIT] = s_credit,
-                  [AC_MSG_POSTED] = s_post, [AC_MSG_VOIDED] = s_void,
+                  [AC_MSG_POSTED] = s_settle, [AC_MSG_VOIDED] = s_settle,
                   [WALLET_ADMIN_CREDIT] = s_admin_credit, [WALLET_PAGE_STORED] = s_page_stored,
                   [WALLET_TOPUP_NEW] = s_topup_new, [WALLET_ORDER_NEW] = s_order_new,
                   [WALLET_HOLD] = s_hold, [WALLET_RELEASE] = s_release,

@@ -152,3 +152,12 @@ ed_acct_anchor_failed (ed_req_t *req, int status)
     else
         ed_reply_problem (req, status == 422 ? ED_P_VALIDATION : ED_P_INTERNAL, NULL);
 }
+
+void
+ed_acct_enc_caller (ac_enc_t *e, ed_req_t *req, size_t extra)
+{
+    ac_enc_init (e);
+    ac_enc_map (e, 2 + extra);
+    ac_enc_str (e, "caller", ed_req_user (req));
+    ac_enc_str (e, "role", ed_req_role (req));
+}

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <sodium.h>
 #include "ed_req.h"
+#include "actors/ac_codec.h"
 
 /*  Trim and lower-case (ASCII); false when it is not name@domain.tld. */
 bool ed_acct_normalize_email (const char *in, char *out, size_t size);
@@ -36,6 +37,10 @@ int ed_acct_anchor (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,
 /*  Answer an anchor's failure (ed_acct_anchor returned status != 200):
     its rt error, 422 for a refused body, 500 for anything else. */
 void ed_acct_anchor_failed (ed_req_t *req, int status);
+
+/*  Start a body {caller, role, + extra pairs the caller writes next}: the
+    verified caller, for actors that decide who may act. */
+void ed_acct_enc_caller (ac_enc_t *e, ed_req_t *req, size_t extra);
 
 /*  A query (the type's `reads`) answered from the actor's committed state
     on this thread (rt_read): no idempotency, same deadline and trace. */

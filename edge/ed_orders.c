@@ -27,16 +27,6 @@
 
 #define PAGE_DEFAULT 20
 
-/*  {caller, role} (+ poll) for the order. */
-static void
-s_enc_caller (ac_enc_t *e, ed_req_t *req, size_t extra)
-{
-    ac_enc_init (e);
-    ac_enc_map (e, 2 + extra);
-    ac_enc_str (e, "caller", ed_req_user (req));
-    ac_enc_str (e, "role", ed_req_role (req));
-}
-
 /*  Read the order until its saga has decided (not 202), within the
     request's deadline. 0 with *rep filled, or an rt_err_t. */
 static int
@@ -46,7 +36,7 @@ s_wait (ed_req_t *req, const char *id, rt_reply_t *rep)
     int64_t deadline = rt_now_ms () + o->ask_timeout_ms;
     long sleep_us = 500;
     ac_enc_t e;
-    s_enc_caller (&e, req, 1);
+    ed_acct_enc_caller (&e, req, 1);
     ac_enc_int (&e, "poll", 1);
     int rc;
     while (true) {
@@ -201,7 +191,7 @@ ed_orders_get (ed_req_t *req)
     if (!id)
         return;
     ac_enc_t e;
-    s_enc_caller (&e, req, 0);
+    ed_acct_enc_caller (&e, req, 0);
     rt_reply_t rep;
     int rc = ed_acct_read (req, AC_TYPE_ORDER, id, ORDER_GET, e.sb.data, e.sb.size, &rep);
     ac_enc_free (&e);
@@ -221,7 +211,7 @@ s_action (ed_req_t *req, uint16_t msg, const char *action)
         return;
     const ed_options_t *o = ed_server_options (ed_req_server (req));
     ac_enc_t e;
-    s_enc_caller (&e, req, msg == ORDER_SHIP);
+    ed_acct_enc_caller (&e, req, msg == ORDER_SHIP);
     if (msg == ORDER_SHIP)
         ac_enc_int (&e, "auto_complete_ms", (int64_t) o->order_auto_complete_s * 1000);
     char scope[96];
@@ -244,7 +234,7 @@ ed_orders_refund (ed_req_t *req)
     if (!id)
         return;
     ac_enc_t e;
-    s_enc_caller (&e, req, 0);
+    ed_acct_enc_caller (&e, req, 0);
     char scope[80];
     snprintf (scope, sizeof scope, "%s POST /v1/orders/{id}/refund", ed_req_user (req));
     rt_reply_t rep;

@@ -109,10 +109,7 @@ ed_payments_topup (ed_req_t *req)
     int rc;
     if (strcmp (first, id)) {       /* a retry: the first payment, as it is now */
         ac_enc_free (&e);
-        ac_enc_init (&e);
-        ac_enc_map (&e, 2);
-        ac_enc_str (&e, "caller", ed_req_user (req));
-        ac_enc_str (&e, "role", ed_req_role (req));
+        ed_acct_enc_caller (&e, req, 0);
         rc = ed_acct_ask (req, AC_TYPE_PAYMENT, first, PAYMENT_GET, e.sb.data, e.sb.size, NULL,
                           &rep);
     }
@@ -134,10 +131,7 @@ ed_payments_get (ed_req_t *req)
         return;
     }
     ac_enc_t e;
-    ac_enc_init (&e);
-    ac_enc_map (&e, 2);
-    ac_enc_str (&e, "caller", ed_req_user (req));
-    ac_enc_str (&e, "role", ed_req_role (req));
+    ed_acct_enc_caller (&e, req, 0);
     rt_reply_t rep;
     int rc = ed_acct_read (req, AC_TYPE_PAYMENT, id, PAYMENT_GET, e.sb.data, e.sb.size, &rep);
     ac_enc_free (&e);
