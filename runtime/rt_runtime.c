@@ -308,6 +308,17 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
         out->commit_us = cs.commit_us;
     }
     out->map_size_bytes = st_store_map_size (self->store);
+    st_store_stats_t ss;
+    st_store_stats (self->store, &ss);
+    out->log_frames = ss.log_frames;
+    out->log_bytes = ss.log_bytes;
+    out->log_segments = ss.log_segments;
+    out->base_copies = ss.base_copies;
+    out->base_failures = ss.base_failures;
+    out->base_us_last = ss.base_us_last;
+    out->base_bytes = ss.base_bytes;
+    out->replayed_frames = ss.replayed_frames;
+    out->restored = ss.restored;
 }
 
 uint16_t

@@ -146,6 +146,10 @@ typedef struct {
     uint64_t commit_batches, commit_records, commit_ns_total, commit_ns_max;
     rt_hist_t commit_batch_records, commit_us;     /* per batch */
     uint64_t map_size_bytes;
+    /*  The write-ahead log and base copies (store/st_store.h). */
+    uint64_t log_frames, log_bytes, log_segments;
+    uint64_t base_copies, base_failures, base_us_last, base_bytes;
+    uint64_t replayed_frames, restored;
     /*  shards and their moves (rt_reload) */
     uint64_t shards_owned, shards_moving_out, shards_moving_in;
     uint64_t handoff_shards_out, handoff_shards_in;  /* moves completed */

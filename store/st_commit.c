@@ -7,23 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <lmdb.h>
+#include <sys/uio.h>
 
 #include "st_commit.h"
 #include "st_keys.h"
+#include "st_ops.h"
 #include "runtime/rt_error.h"
 #include "runtime/rt_limits.h"
 #include "runtime/rt_time.h"
 
-/*  A record is one growable buffer of ops, each
-        [op:1][klen:2][vlen:4][key][val]
-    so building one costs one allocation in the common case and applying
-    it is a linear walk. */
-enum {
-    OP_PUT = 1, OP_DEL, OP_DEL_RANGE, OP_REMIND_SET, OP_REMIND_CANCEL,
-    OP_REMIND_FIRED
-};
-#define OP_HEADER 7
 #define ST_VALUE_MAX (RT_STATE_MAX_BYTES + RT_BODY_MAX_BYTES + 4096)
 
 struct st_record {
@@ -48,6 +40,7 @@ struct st_committer {
     uint32_t        depth;
     uint32_t        queue_max;
     uint32_t        batch_max;
+    struct iovec   *iov;        /* batch_max entries: one batch's buffers */
     uint64_t        next_seq;
     uint64_t        durable;    /* atomic reads without the lock */
     int             failed;     /* sticky: first batch error (atomic) */
@@ -91,7 +84,7 @@ s_append (st_record_t *self, uint8_t op, const void *k, size_t klen,
 {
     if (klen > ST_KEY_MAX + 8 || vlen > ST_VALUE_MAX)
         return RT_ETOOBIG;
-    size_t need = self->len + OP_HEADER + klen + vlen;
+    size_t need = self->len + ST_OP_HEADER + klen + vlen;
     if (need > self->cap) {
         size_t cap = self->cap ? self->cap : 256;
         while (cap < need)
@@ -106,9 +99,9 @@ s_append (st_record_t *self, uint8_t op, const void *k, size_t klen,
     p[0] = op;
     st_put_u16 (p + 1, (uint16_t) klen);
     st_put_u32 (p + 3, (uint32_t) vlen);
-    memcpy (p + OP_HEADER, k, klen);
+    memcpy (p + ST_OP_HEADER, k, klen);
     if (vlen)
-        memcpy (p + OP_HEADER + klen, v, vlen);
+        memcpy (p + ST_OP_HEADER + klen, v, vlen);
     self->len = need;
     self->ops++;
     return 0;
@@ -118,20 +111,20 @@ int
 st_record_put (st_record_t *self, const void *key, size_t klen,
                const void *val, size_t vlen)
 {
-    return s_append (self, OP_PUT, key, klen, val, vlen);
+    return s_append (self, ST_OP_PUT, key, klen, val, vlen);
 }
 
 int
 st_record_del (st_record_t *self, const void *key, size_t klen)
 {
-    return s_append (self, OP_DEL, key, klen, NULL, 0);
+    return s_append (self, ST_OP_DEL, key, klen, NULL, 0);
 }
 
 int
 st_record_del_range (st_record_t *self, const void *lo, size_t lolen,
                      const void *hi, size_t hilen)
 {
-    return s_append (self, OP_DEL_RANGE, lo, lolen, hi, hilen);
+    return s_append (self, ST_OP_DEL_RANGE, lo, lolen, hi, hilen);
 }
 
 /*  Reminder ops carry key = [shard:2][who][name] (the 'r' key minus its
@@ -167,7 +160,7 @@ st_record_remind_set (st_record_t *self, uint32_t shard, const void *who,
     st_put_u64 (v, due_ms);
     if (plen)
         memcpy (v + 8, payload, plen);
-    rc = s_append (self, OP_REMIND_SET, k, klen, v, 8 + plen);
+    rc = s_append (self, ST_OP_REMIND_SET, k, klen, v, 8 + plen);
     free (v);
     return rc;
 }
@@ -179,7 +172,7 @@ st_record_remind_cancel (st_record_t *self, uint32_t shard, const void *who,
     uint8_t k[ST_KEY_MAX];
     size_t klen;
     int rc = s_remind_key (k, &klen, shard, who, wholen, name, namelen);
-    return rc ? rc : s_append (self, OP_REMIND_CANCEL, k, klen, NULL, 0);
+    return rc ? rc : s_append (self, ST_OP_REMIND_CANCEL, k, klen, NULL, 0);
 }
 
 int
@@ -187,130 +180,7 @@ st_record_remind_fired (st_record_t *self, const void *rkey, size_t rklen)
 {
     if (rklen < 3 + 8 + 3)
         return RT_EINVAL;
-    return s_append (self, OP_REMIND_FIRED, rkey, rklen, NULL, 0);
-}
-
-/* ---- applying ops inside the write transaction -------------------------- */
-
-/*  'R' key from ([shard][who+name], due); 'r' key from [shard][who+name]. */
-static void
-s_due_key (st_key_t *out, const uint8_t *k, size_t klen, uint64_t due)
-{
-    st_key_begin (out, st_get_u16 (k), ST_KIND_REMINDER);
-    st_key_u64 (out, due);
-    st_key_bytes (out, k + 2, klen - 2);
-}
-
-static void
-s_name_key (st_key_t *out, const uint8_t *k, size_t klen)
-{
-    st_key_begin (out, st_get_u16 (k), ST_KIND_REMIND_BY);
-    st_key_bytes (out, k + 2, klen - 2);
-}
-
-static int
-s_del_if (MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen)
-{
-    MDB_val key = { klen, (void *) k };
-    int rc = mdb_del (txn, dbi, &key, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int
-s_apply_remind (MDB_txn *txn, MDB_dbi dbi, int op, const uint8_t *k,
-                size_t klen, const uint8_t *v, size_t vlen)
-{
-    st_key_t byname, due;
-    MDB_val key, val;
-    int rc;
-    if (op == OP_REMIND_FIRED) {
-        /*  k is [shard]['R'][due:8][who+name]. */
-        st_key_begin (&byname, st_get_u16 (k), ST_KIND_REMIND_BY);
-        st_key_bytes (&byname, k + 11, klen - 11);
-        if ((rc = s_del_if (txn, dbi, k, klen)))
-            return rc;
-        key = (MDB_val) { byname.len, byname.b };
-        rc = mdb_get (txn, dbi, &key, &val);
-        if (rc == MDB_NOTFOUND)
-            return 0;
-        if (rc)
-            return rc;
-        if (val.mv_size == 8 && memcmp (val.mv_data, k + 3, 8) == 0)
-            return s_del_if (txn, dbi, byname.b, byname.len);
-        return 0;
-    }
-    s_name_key (&byname, k, klen);
-    key = (MDB_val) { byname.len, byname.b };
-    rc = mdb_get (txn, dbi, &key, &val);
-    if (rc == 0 && val.mv_size == 8) {
-        s_due_key (&due, k, klen, st_get_u64 (val.mv_data));
-        if ((rc = s_del_if (txn, dbi, due.b, due.len)))
-            return rc;
-        if (op == OP_REMIND_CANCEL)
-            return s_del_if (txn, dbi, byname.b, byname.len);
-    }
-    else if (rc && rc != MDB_NOTFOUND)
-        return rc;
-    if (op == OP_REMIND_CANCEL)
-        return 0;
-    uint8_t duebuf[8];
-    memcpy (duebuf, v, 8);
-    s_due_key (&due, k, klen, st_get_u64 (v));
-    key = (MDB_val) { due.len, due.b };
-    val = (MDB_val) { vlen - 8, (void *) (v + 8) };
-    if ((rc = mdb_put (txn, dbi, &key, &val, 0)))
-        return rc;
-    key = (MDB_val) { byname.len, byname.b };
-    val = (MDB_val) { 8, duebuf };
-    return mdb_put (txn, dbi, &key, &val, 0);
-}
-
-static int
-s_apply_del_range (MDB_txn *txn, MDB_dbi dbi, const uint8_t *lo, size_t lolen,
-                   const uint8_t *hi, size_t hilen)
-{
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open (txn, dbi, &cur);
-    if (rc)
-        return rc;
-    MDB_val key = { lolen, (void *) lo }, val;
-    rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (rc == 0) {
-        size_t n = key.mv_size < hilen ? key.mv_size : hilen;
-        int c = memcmp (key.mv_data, hi, n);
-        if (c > 0 || (c == 0 && key.mv_size >= hilen))
-            break;
-        if ((rc = mdb_cursor_del (cur, 0)))
-            break;
-        rc = mdb_cursor_get (cur, &key, &val, MDB_GET_CURRENT);
-        if (rc == MDB_NOTFOUND || rc == EINVAL)
-            rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int
-s_apply (MDB_txn *txn, MDB_dbi dbi, const st_record_t *rec)
-{
-    const uint8_t *p = rec->buf, *end = rec->buf + rec->len;
-    while (p < end) {
-        int op = p[0];
-        size_t klen = st_get_u16 (p + 1), vlen = st_get_u32 (p + 3);
-        const uint8_t *k = p + OP_HEADER, *v = k + klen;
-        p = v + vlen;
-        MDB_val key = { klen, (void *) k }, val = { vlen, (void *) v };
-        int rc = 0;
-        switch (op) {
-            case OP_PUT:        rc = mdb_put (txn, dbi, &key, &val, 0); break;
-            case OP_DEL:        rc = s_del_if (txn, dbi, k, klen); break;
-            case OP_DEL_RANGE:  rc = s_apply_del_range (txn, dbi, k, klen, v, vlen); break;
-            default:            rc = s_apply_remind (txn, dbi, op, k, klen, v, vlen); break;
-        }
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return s_append (self, ST_OP_REMIND_FIRED, rkey, rklen, NULL, 0);
 }
 
 /* ---- the committer thread ---------------------------------------------- */
@@ -323,40 +193,20 @@ s_now_ns (void)
     return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-/*  One transaction for the batch; on MDB_MAP_FULL grow the map and redo
-    the whole batch (the aborted transaction left nothing behind). */
+/*  The batch's op buffers, in order, as one write of the store: applied,
+    logged and synced, committed (st_store_write). */
 static int
 s_commit_batch (st_committer_t *self, st_record_t *batch, size_t *ops)
 {
-    MDB_env *env = st_store_env (self->store);
-    MDB_dbi dbi = st_store_dbi (self->store);
-    bool any = false;
-    for (st_record_t *r = batch; r; r = r->next)
-        any = any || r->ops;
-    if (!any)
-        return 0;
-    for (;;) {
-        MDB_txn *txn;
-        int rc = mdb_txn_begin (env, NULL, 0, &txn);
-        if (rc)
-            return RT_ESTORE;
-        *ops = 0;
-        for (st_record_t *r = batch; r && rc == 0; r = r->next) {
-            rc = s_apply (txn, dbi, r);
-            *ops += r->ops;
-        }
-        if (rc == 0)
-            rc = mdb_txn_commit (txn);
-        else
-            mdb_txn_abort (txn);
-        if (rc == 0)
-            return 0;
-        if (rc != MDB_MAP_FULL)
-            return RT_ESTORE;
-        if ((rc = st_store_grow (self->store)))
-            return rc;
-        __atomic_add_fetch (&self->stats.map_grows, 1, __ATOMIC_RELAXED);
+    int n = 0;
+    *ops = 0;
+    for (st_record_t *r = batch; r; r = r->next) {
+        if (!r->ops)
+            continue;
+        self->iov[n++] = (struct iovec) { r->buf, r->len };
+        *ops += r->ops;
     }
+    return n ? st_store_write (self->store, self->iov, n) : 0;
 }
 
 static void *
@@ -375,8 +225,10 @@ s_committer_main (void *arg)
             previous fsync ran is one transaction now. */
         st_record_t *batch = self->head, *last = batch;
         uint32_t n = 1;
-        while (last->next && n < self->batch_max) {
+        size_t bytes = batch->len;
+        while (last->next && n < self->batch_max && bytes < RT_COMMIT_BATCH_BYTES) {
             last = last->next;
+            bytes += last->len;
             n++;
         }
         self->head = last->next;
@@ -435,6 +287,11 @@ st_committer_new (st_store_t *store, const st_commit_options_t *opts)
     self->queue_max = opts && opts->queue_max ? opts->queue_max : RT_COMMIT_QUEUE_MAX;
     self->batch_max = opts && opts->batch_max ? opts->batch_max : RT_COMMIT_BATCH_MAX;
     self->next_seq = 1;
+    self->iov = calloc (self->batch_max, sizeof *self->iov);
+    if (!self->iov) {
+        free (self);
+        return NULL;
+    }
     /*  Batch sizes up to RT_COMMIT_BATCH_MAX; commit times from a page-cache
         write (~100 µs) to a stalled disk (1 s). */
     static const uint64_t records[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096 };
@@ -447,6 +304,7 @@ st_committer_new (st_store_t *store, const st_commit_options_t *opts)
     pthread_cond_init (&self->not_full, NULL);
     pthread_cond_init (&self->durable_cv, NULL);
     if (pthread_create (&self->thread, NULL, s_committer_main, self)) {
+        free (self->iov);
         free (self);
         return NULL;
     }
@@ -469,6 +327,7 @@ st_committer_destroy (st_committer_t **p)
     pthread_cond_destroy (&self->not_empty);
     pthread_cond_destroy (&self->not_full);
     pthread_cond_destroy (&self->durable_cv);
+    free (self->iov);
     free (self);
     *p = NULL;
 }
@@ -549,7 +408,9 @@ st_committer_stats (st_committer_t *self, st_commit_stats_t *out)
 {
     pthread_mutex_lock (&self->lock);
     *out = self->stats;
-    out->map_grows = __atomic_load_n (&self->stats.map_grows, __ATOMIC_RELAXED);
+    st_store_stats_t ss;
+    st_store_stats (self->store, &ss);
+    out->map_grows = ss.map_grows;
     out->queue_depth = self->depth;
     pthread_mutex_unlock (&self->lock);
 }

@@ -4,6 +4,7 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,26 +15,14 @@
 #include <sys/stat.h>
 #include <lmdb.h>
 
-#include "st_store.h"
+#include "st_store_int.h"
+#include "st_base.h"
 #include "st_keys.h"
 #include "runtime/rt_error.h"
 #include "runtime/rt_limits.h"
 
 /*  Written into every store we create; a store without it is foreign. */
 #define ST_FORMAT "pasar-store-1"
-
-struct st_store {
-    MDB_env *env;
-    MDB_dbi  dbi;
-    /*  Readers hold it shared while a snapshot is open; the committer
-        takes it exclusively to remap a grown map, which LMDB requires to
-        happen with no transaction of this process in use. */
-    pthread_rwlock_t resize_lock;
-    uint64_t map_size;
-    uint64_t map_size_max;
-    int      stale_readers;
-    int      lock_fd;           /* flock'd: one process per store */
-};
 
 struct st_reader {
     st_store_t *store;
@@ -140,11 +129,23 @@ out_abort:
     return rc;
 }
 
+/*  The map starts at the configured size, or the file's if it grew past
+    it before: with MDB_WRITEMAP, LMDB sets the file's length to the map's. */
+static uint64_t
+s_start_size (const char *datafile, uint64_t want)
+{
+    struct stat st;
+    if (stat (datafile, &st) == 0 && (uint64_t) st.st_size > want)
+        return (uint64_t) st.st_size;
+    return want;
+}
+
 int
 st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
                char *err, size_t errlen)
 {
     *out = NULL;
+    err[0] = 0;
     int rc = s_mkdirs (dir);
     if (rc) {
         snprintf (err, errlen, "store: cannot create %s: %s", dir, strerror (-rc));
@@ -154,8 +155,9 @@ st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
         `pasar reindex` beside a running node, would each keep in-memory
         state the other's commits contradict. The lock goes with the
         process, however it ends. */
-    char lock[1100];
+    char lock[PATH_MAX], data[PATH_MAX];
     snprintf (lock, sizeof lock, "%s/pasar.lock", dir);
+    snprintf (data, sizeof data, "%s/data.mdb", dir);
     int lock_fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd < 0 || flock (lock_fd, LOCK_EX | LOCK_NB)) {
         snprintf (err, errlen, "store: %s is in use by another process (%s)", dir,
@@ -177,9 +179,31 @@ st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
     pthread_rwlockattr_setkind_np (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init (&self->resize_lock, &attr);
     pthread_rwlockattr_destroy (&attr);
-    self->map_size = (uint64_t) opts->map_size_mb << 20;
+    if (strlen (dir) >= sizeof self->dir) {
+        snprintf (err, errlen, "store: path too long: %s", dir);
+        rc = RT_EINVAL;
+        goto out_free;
+    }
+    strcpy (self->dir, dir);
+    self->sync_log = !opts->nometasync && !opts->nosync;
+    self->no_sync = opts->nosync;
     self->map_size_max = (uint64_t) (opts->map_size_max_mb ? opts->map_size_max_mb
                                                              : RT_MAP_SIZE_MAX_MB) << 20;
+
+    /*  After a power failure (another boot, no clean close) data.mdb may
+        hold any mix of pages: start from the base copy instead. */
+    if (access (data, F_OK) == 0 && !st_boot_trusted (dir)) {
+        if (!st_base_exists (dir)) {
+            snprintf (err, errlen, "store: %s was not closed cleanly before the machine "
+                      "restarted and has no base copy to recover from", dir);
+            rc = RT_ECORRUPT;
+            goto out_free;
+        }
+        if ((rc = st_base_restore (dir, err, errlen)))
+            goto out_free;
+        self->restored = true;
+    }
+    self->map_size = s_start_size (data, (uint64_t) opts->map_size_mb << 20);
 
     if ((rc = mdb_env_create (&self->env)))
         goto out_lmdb;
@@ -187,15 +211,14 @@ st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
     mdb_env_set_maxreaders (self->env, RT_LMDB_READERS_MAX);
     if ((rc = mdb_env_set_mapsize (self->env, self->map_size)))
         goto out_lmdb;
-    /*  NOTLS: readers are reset and renewed by whichever thread holds the
+    /*  WRITEMAP: commits write the map in place (no page copies, no
+        pwrite per page); MDB_NOSYNC is set by st_durable_open once the
+        boot marker records an unclean run, since from then on the log is
+        what makes a batch durable. NOTLS:
+        readers are reset and renewed by whichever thread holds the
         st_reader_t. NORDAHEAD: state reads are random; readahead only
         evicts useful pages. */
-    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
-    if (opts->nometasync)
-        flags |= MDB_NOMETASYNC;
-    if (opts->nosync)
-        flags |= MDB_NOSYNC;
-    if ((rc = mdb_env_open (self->env, dir, flags, 0600))) {
+    if ((rc = mdb_env_open (self->env, dir, MDB_WRITEMAP | MDB_NOTLS | MDB_NORDAHEAD, 0600))) {
         if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
             snprintf (err, errlen, "store: %s/data.mdb is not an LMDB file of this "
                       "version (%s): refusing to touch it", dir, mdb_strerror (rc));
@@ -222,12 +245,17 @@ st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
 
     if ((rc = s_check_meta (self, opts, err, errlen)))
         goto out_free;
+    if ((rc = st_durable_open (self, err, errlen)))
+        goto out_durable;
     *out = self;
     return 0;
 
 out_lmdb:
     snprintf (err, errlen, "store: %s: %s", dir, mdb_strerror (rc));
     rc = RT_ESTORE;
+    goto out_free;
+out_durable:
+    st_durable_close (self);
 out_free:
     if (self->env)
         mdb_env_close (self->env);
@@ -243,6 +271,7 @@ st_store_destroy (st_store_t **p)
     if (!p || !*p)
         return;
     st_store_t *self = *p;
+    st_durable_close (self);
     mdb_env_close (self->env);
     pthread_rwlock_destroy (&self->resize_lock);
     close (self->lock_fd);
@@ -262,20 +291,8 @@ st_store_map_size (st_store_t *self)
     return __atomic_load_n (&self->map_size, __ATOMIC_RELAXED);
 }
 
-void *
-st_store_env (st_store_t *self)
-{
-    return self->env;
-}
-
-unsigned
-st_store_dbi (st_store_t *self)
-{
-    return self->dbi;
-}
-
-/*  Double the map (up to its ceiling). Called by the committer with no
-    write transaction open; waits for open readers to end. */
+/*  Double the map (up to its ceiling). Called by the writer with no write
+    transaction open; waits for open readers (and a base copy) to end. */
 int
 st_store_grow (st_store_t *self)
 {
@@ -291,6 +308,12 @@ st_store_grow (st_store_t *self)
         __atomic_store_n (&self->map_size, next, __ATOMIC_RELAXED);
     pthread_rwlock_unlock (&self->resize_lock);
     return rc ? RT_ESTORE : 0;
+}
+
+const char *
+st_store_dir (st_store_t *self)
+{
+    return self->dir;
 }
 
 /* ---- readers ---------------------------------------------------------- */

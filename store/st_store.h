@@ -8,9 +8,19 @@
     killed process (mdb_reader_check), and grows the map by doubling when a
     write finds it full.
 
+    Durability (docs/storage.md): a batch is applied to LMDB, appended to
+    the write-ahead log (st_wal.h) and fdatasynced there, then committed
+    to LMDB without a sync (MDB_WRITEMAP | MDB_NOSYNC), with the number of
+    its log frame in the same transaction. A killed process leaves the
+    page cache, so on restart data.mdb is whole and the frames after its
+    number are replayed. After a power failure data.mdb is not trusted
+    (st_base.h): it is replaced by the base copy, taken in the background
+    every RT_BASE_INTERVAL_MS or RT_WAL_BASE_BYTES of log, and the log
+    after the base is replayed. The log before the base is deleted.
+
     Reading: each thread that reads owns an st_reader_t (a reset LMDB read
     transaction, renewed per use: cheap, no allocation). Writing happens
-    only in the committer (st_commit.h).
+    only in the committer (st_commit.h), through st_store_write.
     =========================================================================
 */
 #ifndef ST_STORE_H_INCLUDED
@@ -19,6 +29,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <sys/uio.h>
 
 typedef struct st_store st_store_t;
 typedef struct st_reader st_reader_t;
@@ -28,9 +39,25 @@ typedef struct {
     uint32_t    shards;         /* likewise: fixed for the cluster's life */
     uint32_t    map_size_mb;    /* starting map size */
     uint32_t    map_size_max_mb;/* growth ceiling; 0 = RT_MAP_SIZE_MAX_MB */
-    bool        nometasync;     /* storage.sync = "nometasync" */
-    bool        nosync;         /* tests/bench of rebuildable data only */
+    bool        nometasync;     /* storage.sync = "nometasync": the log is
+                                   synced at checkpoints, not per batch */
+    bool        nosync;         /* benches of the CPU path: no sync at all */
 } st_options_t;
+
+typedef struct {
+    uint64_t base_copies;           /* base copies taken since open */
+    uint64_t base_failures;
+    uint64_t base_us_last;          /* time to copy and sync the last one */
+    uint64_t base_bytes;            /* size of the last one */
+    uint64_t base_lsn;              /* last log frame the base contains */
+    uint64_t restored;              /* 1: data.mdb was replaced by the base at open */
+    uint64_t map_grows;
+    uint64_t replayed_frames;       /* at open */
+    uint64_t log_frames;            /* appended since open */
+    uint64_t log_bytes;
+    uint64_t log_segments;          /* on disk now */
+    uint64_t last_lsn;              /* last frame applied */
+} st_store_stats_t;
 
 /*  Open (creating if absent) the store at dir. Returns 0 and *out, or an
     rt_err_t with a one-line reason in err: RT_ECORRUPT for a file that is
@@ -77,12 +104,25 @@ int st_reader_scan_rev (st_reader_t *self, const void *lo, size_t lolen,
                         const void *hi, size_t hilen, size_t max,
                         st_scan_fn *fn, void *arg);
 
-/* ---- for the committer only ------------------------------------------ */
+/* ---- writing (the committer only) ------------------------------------ */
 
-/*  Opaque handles for st_commit.c: the LMDB env and dbi, and the lock that
-    keeps readers out while the map is resized. */
-void *st_store_env (st_store_t *self);
-unsigned st_store_dbi (st_store_t *self);
-int st_store_grow (st_store_t *self);
+/*  Make one batch durable and visible: bufs are record op buffers
+    (st_ops.h), applied in one LMDB transaction, logged as one frame and
+    synced, then committed. Grows the map (up to its ceiling) as needed.
+    Returns 0; RT_EMAPFULL at the ceiling or RT_EMALFORMED for bad ops
+    (nothing logged, nothing changed); RT_ESTORE for a failed write or
+    sync (the batch may or may not be in the log: the caller fails stop,
+    and a restart settles it). One caller at a time. */
+int st_store_write (st_store_t *self, const struct iovec *bufs, int n);
+
+/*  Take a base copy now (the store's thread does it on its own) and
+    delete the log it covers. Returns 0 or RT_ESTORE; a failed copy
+    leaves the previous one and the log in place. */
+int st_store_base (st_store_t *self);
+
+void st_store_stats (st_store_t *self, st_store_stats_t *out);
+
+/*  The data directory (for logs). */
+const char *st_store_dir (st_store_t *self);
 
 #endif
