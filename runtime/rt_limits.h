@@ -103,6 +103,10 @@
     was logged since, so a quiet node's log stays short too. */
 #define RT_BASE_INTERVAL_MS     (10u * 60 * 1000)
 
+/*  After a failed base copy (disk full, I/O error) the next try waits
+    this long: each try rotates the log and rewrites the whole copy. */
+#define RT_BASE_RETRY_MS        (60u * 1000)
+
 /*  Turns a worker runs for one actor before moving on to the next ready
     actor, so a hot actor cannot starve its worker's other actors. */
 #define RT_TURNS_PER_ACTIVATION 64u

@@ -187,12 +187,14 @@ st_boot_trusted (const char *dir)
 }
 
 int
-st_boot_mark (const char *dir, bool clean)
+st_boot_mark (const char *dir, st_boot_t what)
 {
     char id[BOOT_ID_LEN + 1], b[BOOT_ID_LEN + 4], tmp[PATH_MAX], path[PATH_MAX];
     if (s_boot_id (id))
         return RT_ESTORE;
-    int n = snprintf (b, sizeof b, "%s\n%c\n", id, clean ? '1' : '0');
+    if (what == ST_BOOT_SUSPECT)
+        memset (id, '0', BOOT_ID_LEN);  /* matches no boot */
+    int n = snprintf (b, sizeof b, "%s\n%c\n", id, what == ST_BOOT_CLEAN ? '1' : '0');
     s_path (dir, "boot.tmp", tmp, sizeof tmp);
     s_path (dir, "boot", path, sizeof path);
     int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

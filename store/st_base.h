@@ -45,8 +45,12 @@ int st_base_restore (const char *dir, char *err, size_t errlen);
     (only the process died: the page cache kept everything). */
 bool st_boot_trusted (const char *dir);
 
-/*  Record this boot and whether the store is closed cleanly, durably. */
-int st_boot_mark (const char *dir, bool clean);
+/*  What the marker records, durably, with this boot's id: RUNNING (from
+    open on: data.mdb is written unsynced), CLEAN (closed and synced: trust
+    under any boot), SUSPECT (the closing sync failed: never trust; the
+    next open restores the base). */
+typedef enum { ST_BOOT_RUNNING, ST_BOOT_CLEAN, ST_BOOT_SUSPECT } st_boot_t;
+int st_boot_mark (const char *dir, st_boot_t what);
 
 /*  Read the last applied frame from the snapshot of txn (0 if none). */
 uint64_t st_lsn_get (MDB_txn *txn, MDB_dbi dbi);

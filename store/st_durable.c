@@ -91,11 +91,20 @@ s_apply (st_store_t *self, const struct iovec *bufs, int n, uint64_t lsn, bool l
             __atomic_store_n (&self->applied, lsn, __ATOMIC_RELEASE);
             return 0;
         }
-        if (rc != MDB_MAP_FULL)
-            return s_rt_error (rc);
-        pthread_mutex_unlock (&self->write_lock);
-        rc = st_store_grow (self);
-        pthread_mutex_lock (&self->write_lock);
+        if (rc == MDB_MAP_FULL) {
+            pthread_mutex_unlock (&self->write_lock);
+            rc = st_store_grow (self);
+            pthread_mutex_lock (&self->write_lock);
+        }
+        else
+            rc = s_rt_error (rc);
+        /*  A frame in the log that LMDB does not hold: nothing more may be
+            logged after it (a later wal_lsn would skip it on replay), and
+            the batch's fate is settled by the restart, not here. */
+        if (rc && logged) {
+            st_wal_fail (self->wal);
+            return RT_ESTORE;
+        }
         if (rc)
             return rc;
         pthread_mutex_lock (&self->cv_lock);
@@ -122,15 +131,37 @@ st_store_write (st_store_t *self, const struct iovec *bufs, int n)
 
 /* ---- base copies ------------------------------------------------------- */
 
+/*  The map has less than half its size free: a copy pins its snapshot,
+    so LMDB reuses no page freed meanwhile, and a growth during the copy
+    would have to wait for it (and block readers). */
+static bool
+s_tight (st_store_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info (self->env, &info);
+    mdb_env_stat (self->env, &st);
+    return (uint64_t) (info.me_last_pgno + 1) * st.ms_psize > info.me_mapsize / 2;
+}
+
 /*  New segment first, so every older one is covered by the copy (which
-    starts after it) and can go once the copy is on disk. Readers are
-    kept from a remap for the copy's length; writes go on. */
+    starts after it) and can go once the copy is on disk. Writes go on
+    during the copy; the map is grown before it if it is tight. One copy
+    at a time (base_lock). */
 static int
 s_base (st_store_t *self)
 {
+    pthread_mutex_lock (&self->base_lock);
     uint64_t t0 = s_now_us ();
     pthread_mutex_lock (&self->write_lock);
-    int rc = st_wal_rotate (self->wal);
+    int rc = 0;
+    if (s_tight (self) && self->map_size < self->map_size_max && !(rc = st_store_grow (self))) {
+        pthread_mutex_lock (&self->cv_lock);
+        self->stats.map_grows++;
+        pthread_mutex_unlock (&self->cv_lock);
+    }
+    if (!rc)
+        rc = st_wal_rotate (self->wal);
     uint64_t pending = self->base_pending;
     pthread_mutex_unlock (&self->write_lock);
     uint64_t lsn = 0, bytes = 0;
@@ -140,8 +171,10 @@ s_base (st_store_t *self)
         pthread_rwlock_unlock (&self->resize_lock);
     }
     pthread_mutex_lock (&self->cv_lock);
-    if (rc)
+    if (rc) {
         self->stats.base_failures++;
+        self->base_failed_ms = s_now_us () / 1000;
+    }
     else {
         self->stats.base_copies++;
         self->stats.base_us_last = s_now_us () - t0;
@@ -150,13 +183,14 @@ s_base (st_store_t *self)
         self->base_ms = t0 / 1000;
     }
     pthread_mutex_unlock (&self->cv_lock);
-    if (rc)
-        return rc;
-    pthread_mutex_lock (&self->write_lock);
-    self->base_pending = self->base_pending >= pending ? self->base_pending - pending : 0;
-    pthread_mutex_unlock (&self->write_lock);
-    st_wal_trim (self->wal, lsn);
-    return 0;
+    if (!rc) {
+        pthread_mutex_lock (&self->write_lock);
+        self->base_pending = self->base_pending >= pending ? self->base_pending - pending : 0;
+        pthread_mutex_unlock (&self->write_lock);
+        st_wal_trim (self->wal, lsn);
+    }
+    pthread_mutex_unlock (&self->base_lock);
+    return rc;
 }
 
 int
@@ -188,14 +222,17 @@ s_main (void *arg)
         self->wanted = false;
         if (self->stopping)
             break;
-        uint64_t since = s_now_us () / 1000 - self->base_ms;
+        uint64_t now = s_now_us () / 1000;
+        uint64_t since = now - self->base_ms;
         uint64_t base_lsn = self->base_lsn;
+        /*  After a failed copy, wait RT_BASE_RETRY_MS before the next. */
+        bool backoff = self->base_failed_ms && now - self->base_failed_ms < RT_BASE_RETRY_MS;
         pthread_mutex_unlock (&self->cv_lock);
         pthread_mutex_lock (&self->write_lock);
         if (!self->sync_log && !self->no_sync)
             st_wal_sync (self->wal);
-        bool due = self->base_pending >= RT_WAL_BASE_BYTES
-                   || (since >= RT_BASE_INTERVAL_MS && self->applied > base_lsn);
+        bool due = !backoff && (self->base_pending >= RT_WAL_BASE_BYTES
+                                || (since >= RT_BASE_INTERVAL_MS && self->applied > base_lsn));
         pthread_mutex_unlock (&self->write_lock);
         if (due)
             s_base (self);              /* a failure is counted; tried again later */
@@ -213,26 +250,29 @@ s_replay_one (void *arg, uint64_t lsn, const uint8_t *payload, size_t len)
     st_store_t *self = arg;
     struct iovec v = { (void *) payload, len };
     int rc = s_apply (self, &v, 1, lsn, true);
-    if (!rc)
+    if (!rc) {
         self->stats.replayed_frames++;
+        self->base_pending += len;
+    }
     return rc;
 }
 
-static uint64_t
-s_lmdb_lsn (st_store_t *self)
+static int
+s_lmdb_lsn (st_store_t *self, uint64_t *lsn)
 {
     MDB_txn *txn;
     if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn))
-        return 0;
-    uint64_t lsn = st_lsn_get (txn, self->dbi);
+        return RT_ESTORE;
+    *lsn = st_lsn_get (txn, self->dbi);
     mdb_txn_abort (txn);
-    return lsn;
+    return 0;
 }
 
 int
 st_durable_open (st_store_t *self, char *err, size_t errlen)
 {
     pthread_mutex_init (&self->write_lock, NULL);
+    pthread_mutex_init (&self->base_lock, NULL);
     pthread_mutex_init (&self->cv_lock, NULL);
     pthread_cond_init (&self->cv, NULL);
     char path[PATH_MAX];
@@ -252,7 +292,7 @@ st_durable_open (st_store_t *self, char *err, size_t errlen)
     self->base_ms = s_now_us () / 1000;
     /*  From here on data.mdb is written unsynced: a power failure must
         find this run recorded as unclean. */
-    if ((rc = st_boot_mark (self->dir, false))) {
+    if ((rc = st_boot_mark (self->dir, ST_BOOT_RUNNING))) {
         snprintf (err, errlen, "store: cannot write %s/boot: %s", self->dir, strerror (errno));
         return rc;
     }
@@ -260,7 +300,16 @@ st_durable_open (st_store_t *self, char *err, size_t errlen)
         snprintf (err, errlen, "store: cannot switch LMDB to MDB_NOSYNC");
         return RT_ESTORE;
     }
-    self->applied = s_lmdb_lsn (self);
+    if (s_lmdb_lsn (self, &self->applied)) {
+        snprintf (err, errlen, "store: cannot read the log position from %s/data.mdb", self->dir);
+        return RT_ESTORE;
+    }
+    /*  A restored base is only as good as the log after it. */
+    if (self->restored && st_wal_segments (self->wal) == 0) {
+        snprintf (err, errlen, "store: %s was restored from its base copy but wal/ is "
+                  "empty: the writes after the base are missing", self->dir);
+        return RT_ECORRUPT;
+    }
     uint64_t last = 0;
     pthread_mutex_lock (&self->write_lock);
     rc = st_wal_replay (self->wal, self->applied, s_replay_one, self, &last, err, errlen);
@@ -297,12 +346,13 @@ st_durable_close (st_store_t *self)
         self->running = false;
         /*  A clean close: data.mdb synced whole, so the next open (under
             any boot) may trust it. */
-        if (mdb_env_sync (self->env, 1) == 0)
-            st_boot_mark (self->dir, true);
+        st_boot_mark (self->dir, mdb_env_sync (self->env, 1) == 0 ? ST_BOOT_CLEAN
+                                                                  : ST_BOOT_SUSPECT);
     }
     st_wal_destroy (&self->wal);
     pthread_cond_destroy (&self->cv);
     pthread_mutex_destroy (&self->cv_lock);
+    pthread_mutex_destroy (&self->base_lock);
     pthread_mutex_destroy (&self->write_lock);
 }
 

@@ -121,7 +121,10 @@ st_ops_apply (MDB_txn *txn, MDB_dbi dbi, const uint8_t *buf, size_t len)
             just that); a fired reminder's key holds its 8-byte due time. */
         if ((size_t) (end - p) - ST_OP_HEADER < klen + vlen || klen < 2
             || op < ST_OP_PUT || op > ST_OP_REMIND_FIRED
-            || (op == ST_OP_REMIND_SET && (vlen < 8 || klen < 3))
+            || klen > ST_KEY_MAX + 8
+            || ((op == ST_OP_REMIND_SET || op == ST_OP_REMIND_CANCEL)
+                && (klen < 3 || klen + 9 > ST_KEY_MAX))
+            || (op == ST_OP_REMIND_SET && vlen < 8)
             || (op == ST_OP_REMIND_FIRED && klen < 12))
             return RT_EMALFORMED;
         const uint8_t *k = p + ST_OP_HEADER, *v = k + klen;

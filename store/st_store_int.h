@@ -35,6 +35,8 @@ struct st_store {
     st_wal_t       *wal;
     /*  Held for a batch (apply, log, commit) and for a log rotation. */
     pthread_mutex_t write_lock;
+    pthread_mutex_t base_lock;  /* one base copy at a time */
+    uint64_t        base_failed_ms; /* last failed copy (backoff) */
     uint64_t        applied;    /* last log frame applied to LMDB */
     uint64_t        base_lsn;   /* last frame in the base copy */
     uint64_t        base_ms;    /* when the base copy was taken */

@@ -103,8 +103,11 @@ st_wal_open (const char *dir, st_wal_t **out, char *err, size_t errlen)
         goto fail;
     }
     self->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = self->dirfd >= 0 ? fdopendir (dup (self->dirfd)) : NULL;
+    int dfd = self->dirfd >= 0 ? dup (self->dirfd) : -1;
+    DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
     if (!d) {
+        if (dfd >= 0)
+            close (dfd);
         snprintf (err, errlen, "wal: cannot open %s: %s", dir, strerror (errno));
         goto fail;
     }
@@ -227,10 +230,13 @@ st_wal_replay (st_wal_t *self, uint64_t after, st_wal_fn *fn, void *arg,
     }
     if (rc)
         return rc;
-    if (expected == after + 1 && self->n && self->firsts[0] > expected) {
-        snprintf (err, errlen, "wal: %s starts at frame %" PRIu64 " but frame %"
-                  PRIu64 " is needed (a segment was deleted?)", self->dir,
-                  self->firsts[0], expected);
+    /*  Frames missing before later ones: the log cannot be replayed past
+        them, and those later frames were acknowledged (every segment is
+        synced before the next one is used). Refuse rather than drop them. */
+    if (gap) {
+        snprintf (err, errlen, "wal: %s lacks frame %" PRIu64 " but holds later segments "
+                  "(a segment was lost or damaged): refusing to replay past the hole",
+                  self->dir, expected);
         return RT_ECORRUPT;
     }
     *last = expected - 1;
@@ -247,30 +253,58 @@ s_create (st_wal_t *self, uint64_t first, int *fd)
     *fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     if (*fd < 0)
         return RT_ESTORE;
-    /*  The new name must be durable before a frame in it is. */
+    /*  The new name must be durable before a frame in it is; a segment
+        left on disk but not in use would mislead the next replay. */
     if (fsync (self->dirfd)) {
         close (*fd);
         *fd = -1;
+        unlink (path);
         return RT_ESTORE;
     }
     return 0;
 }
 
+/*  fdatasync an existing segment (replay may have applied frames that a
+    killed process wrote but never synced). */
+static int
+s_sync_segment (st_wal_t *self, uint64_t first)
+{
+    char path[PATH_MAX];
+    s_name (self, first, path, sizeof path);
+    int fd = open (path, O_WRONLY | O_CLOEXEC);
+    int rc = fd >= 0 && fdatasync (fd) == 0 ? 0 : RT_ESTORE;
+    if (fd >= 0)
+        close (fd);
+    return rc;
+}
+
 int
 st_wal_start (st_wal_t *self, uint64_t next_lsn)
 {
-    /*  Segments from next_lsn on hold only what followed a torn frame:
-        never acknowledged, and in the way of the frames to come. */
+    /*  Frames a killed process wrote but never synced were replayed and
+        are about to be followed by synced ones: make them durable first.
+        A segment named next_lsn holds only a torn frame (never
+        acknowledged); one above it is a hole replay would have refused. */
     pthread_mutex_lock (&self->lock);
-    while (self->n && self->firsts[self->n - 1] >= next_lsn) {
-        char path[PATH_MAX];
-        s_name (self, self->firsts[--self->n], path, sizeof path);
-        unlink (path);
+    int rc = 0;
+    for (size_t i = 0; i < self->n && !rc; i++) {
+        if (self->firsts[i] > next_lsn)
+            rc = RT_ECORRUPT;
+        else if (self->firsts[i] == next_lsn) {
+            char path[PATH_MAX];
+            s_name (self, self->firsts[i], path, sizeof path);
+            unlink (path);
+            self->n = i;
+        }
+        else
+            rc = s_sync_segment (self, self->firsts[i]);
     }
     pthread_mutex_unlock (&self->lock);
+    if (rc)
+        return rc;
     self->next = next_lsn;
     int fd;
-    int rc = s_create (self, next_lsn, &fd);
+    rc = s_create (self, next_lsn, &fd);
     if (rc)
         return rc;
     pthread_mutex_lock (&self->lock);
@@ -355,6 +389,12 @@ st_wal_sync (st_wal_t *self)
     return 0;
 }
 
+void
+st_wal_fail (st_wal_t *self)
+{
+    self->broken = true;
+}
+
 uint64_t
 st_wal_last (st_wal_t *self)
 {
@@ -377,6 +417,12 @@ st_wal_rotate (st_wal_t *self)
     pthread_mutex_unlock (&self->lock);
     if (empty)
         return 0;                       /* nothing appended since */
+    /*  The old segment is synced before the next one is used, so frames
+        are durable in order (with sync = "nometasync" too). */
+    if (fdatasync (self->fd)) {
+        self->broken = true;
+        return RT_ESTORE;
+    }
     int fd;
     int rc = s_create (self, self->next, &fd);
     if (rc)

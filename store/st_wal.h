@@ -46,13 +46,16 @@ typedef int (st_wal_fn) (void *arg, uint64_t lsn, const uint8_t *payload, size_t
 /*  Read every frame numbered after `after`, in order, up to the end of the
     log or its torn tail. Returns 0 and *last (the last frame's number, or
     `after` when there is none), fn's non-zero return, or RT_ECORRUPT when
-    the first frame after `after` is missing while later ones exist (a
-    deleted segment), with a reason in err. */
+    a frame is missing while later segments exist (a deleted or damaged
+    segment), with a reason in err. */
 int st_wal_replay (st_wal_t *self, uint64_t after, st_wal_fn *fn, void *arg,
                    uint64_t *last, char *err, size_t errlen);
 
 /*  Start appending: the next frame is number next_lsn, in a new segment
-    (synced into the directory). Call once, after replay. */
+    (synced into the directory). Call once, after replay: existing
+    segments are fdatasynced first (a killed process may have left frames
+    unsynced that replay applied). RT_ECORRUPT for a segment above
+    next_lsn. */
 int st_wal_start (st_wal_t *self, uint64_t next_lsn);
 
 /*  Append one frame made of the iov parts; *lsn gets its number. It is
@@ -60,6 +63,9 @@ int st_wal_start (st_wal_t *self, uint64_t next_lsn);
     unusable: the caller fails stop). */
 int st_wal_append (st_wal_t *self, const struct iovec *iov, int iovcnt, uint64_t *lsn);
 int st_wal_sync (st_wal_t *self);
+
+/*  Refuse every later append (a logged frame could not be committed). */
+void st_wal_fail (st_wal_t *self);
 
 /*  Number of the last appended frame (0 before the first). */
 uint64_t st_wal_last (st_wal_t *self);

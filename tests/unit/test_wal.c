@@ -237,6 +237,30 @@ test_trim_and_gap (void **state)
     st_wal_destroy (&w);
 }
 
+/*  A hole after some progress (a lost middle segment) is refused too:
+    replaying up to it and going on would drop the acknowledged frames
+    after it. */
+static void
+test_hole_refused (void **state)
+{
+    (void) state;
+    st_wal_t *w = s_open ();
+    assert_int_equal (st_wal_start (w, 1), 0);
+    for (uint64_t i = 1; i <= 30; i++) {
+        s_append (w, i);
+        if (i % 10 == 0)
+            assert_int_equal (st_wal_rotate (w), 0);
+    }
+    st_wal_destroy (&w);
+    char path[512];
+    snprintf (path, sizeof path, "%s/%016llx.wal", s_dir, 11ull);
+    assert_int_equal (unlink (path), 0);
+    w = s_open ();
+    s_replay (w, 0, RT_ECORRUPT);
+    assert_int_equal (st_wal_start (w, 11), RT_ECORRUPT);
+    st_wal_destroy (&w);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -246,6 +270,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_torn_tail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_crc_stops, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_trim_and_gap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_hole_refused, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter (argv[1]);
