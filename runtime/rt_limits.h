@@ -107,6 +107,11 @@
     this long: each try rotates the log and rewrites the whole copy. */
 #define RT_BASE_RETRY_MS        (60u * 1000)
 
+/*  Pause instructions an idle worker spins (~40 µs) before sleeping on its
+    inbox, when the machine has cores to spare (more than workers + 2):
+    a futex wake costs more than the next message's wait under load. */
+#define RT_WORKER_SPIN          2000
+
 /*  Turns a worker runs for one actor before moving on to the next ready
     actor, so a hot actor cannot starve its worker's other actors. */
 #define RT_TURNS_PER_ACTIVATION 64u

@@ -15,6 +15,7 @@
     =========================================================================
 */
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 #include "rt_internal.h"
@@ -59,6 +60,7 @@ struct rt_worker {
     rt_actor_t     *lru_head, *lru_tail;   /* head = most recently used */
     st_reader_t    *reader;
     rt_kv_t        *overlay;
+    int             spin;           /* pause loops before sleeping on the inbox */
     uint64_t        kill_barrier;
     double          kill_credit;    /* [debug] random kills due */
     unsigned        kill_seed;
@@ -501,8 +503,9 @@ s_take_inbox (rt_worker_t *self, bool may_sleep)
         if (!may_sleep)
             return NULL;
         /*  Spin briefly before sleeping: under load the next message is
-            microseconds away and a futex wake costs more than that. */
-        for (int i = 0; i < 2000; i++) {
+            microseconds away and a futex wake costs more than that. Not
+            when the machine has no core to spare (self->spin = 0). */
+        for (int i = 0; i < self->spin; i++) {
             if (atomic_load_explicit (&self->in_depth, memory_order_acquire))
                 break;
             __builtin_ia32_pause ();
@@ -574,6 +577,11 @@ rt_worker_new (rt_runtime_t *rt, uint32_t index)
     self->resident_max = rt->opts.max_resident / rt->nworkers + 1;
     self->idle_ms = rt->opts.passivate_idle_ms;
     self->kill_seed = (unsigned) (index * 7919u + (unsigned) rt_now_ms ());
+    /*  Spinning pays when a core is idle to spin on; with no more cores
+        than workers plus the committer and the edge's threads it only takes
+        time from the thread that would send the next message. */
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    self->spin = cores > (long) rt->nworkers + 2 ? RT_WORKER_SPIN : 0;
     self->nbuckets = 1024;
     self->buckets = calloc (self->nbuckets, sizeof *self->buckets);
     self->reader = st_reader_new (rt->store);
