@@ -96,7 +96,7 @@
 /*  Log bytes after which a base copy of data.mdb is taken (st_base.h)
     and the log before it deleted: bounds the log on disk and the replay
     after a power failure (~10 s at the replay rates measured here). At
-    full load on this machine that is a copy every ~30 s. */
+    full load on this machine that is a copy every ~40 s. */
 #define RT_WAL_BASE_BYTES       (2048ull << 20)
 
 /*  A base copy is also taken this long after the last one if anything
