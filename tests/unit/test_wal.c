@@ -208,12 +208,10 @@ test_bad_crc_stops (void **state)
     st_wal_destroy (&w);
 }
 
-/*  Trim drops the segments wholly at or below a number, never the one
-    appended to; a log whose needed first segment is gone is refused. */
-static void
-test_trim_and_gap (void **state)
+/*  A new log with frames 1..30 in segments 1, 11 and 21, appending to 31. */
+static st_wal_t *
+s_thirty (void)
 {
-    (void) state;
     st_wal_t *w = s_open ();
     assert_int_equal (st_wal_start (w, 1), 0);
     for (uint64_t i = 1; i <= 30; i++) {
@@ -221,6 +219,16 @@ test_trim_and_gap (void **state)
         if (i % 10 == 0)
             assert_int_equal (st_wal_rotate (w), 0);
     }
+    return w;
+}
+
+/*  Trim drops the segments wholly at or below a number, never the one
+    appended to; a log whose needed first segment is gone is refused. */
+static void
+test_trim_and_gap (void **state)
+{
+    (void) state;
+    st_wal_t *w = s_thirty ();
     assert_int_equal (st_wal_segments (w), 4);   /* 1, 11, 21, 31 (empty) */
     st_wal_trim (w, 15);
     assert_int_equal (st_wal_segments (w), 3);   /* 11.. still holds 11-15 */
@@ -244,13 +252,7 @@ static void
 test_hole_refused (void **state)
 {
     (void) state;
-    st_wal_t *w = s_open ();
-    assert_int_equal (st_wal_start (w, 1), 0);
-    for (uint64_t i = 1; i <= 30; i++) {
-        s_append (w, i);
-        if (i % 10 == 0)
-            assert_int_equal (st_wal_rotate (w), 0);
-    }
+    st_wal_t *w = s_thirty ();
     st_wal_destroy (&w);
     char path[512];
     snprintf (path, sizeof path, "%s/%016llx.wal", s_dir, 11ull);
