@@ -51,6 +51,25 @@ def test_body_on_a_route_without_one_is_refused(node):
     _problem(r, 413, "payload-too-large")
 
 
+def test_chunked_bodies_are_read_whole_and_bounded(node):
+    """A body without Content-Length (chunked) is read into a buffer that
+    grows from 4 KiB up to the route's limit: a padded registration of
+    ~20 KiB in 1 KiB chunks is read whole; one past the limit is 413."""
+    def chunks(body, size=1024):
+        for i in range(0, len(body), size):
+            yield body[i:i + size]
+    body = json.dumps({"email": f"chunk-{time.time_ns()}@example.com",
+                       "password": "correct horse battery", "name": "C"}).encode()
+    padded = body[:-1] + b" " * 20000 + b"}"
+    r = requests.post(node.url + "/v1/users", data=chunks(padded),
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    huge = body[:-1] + b" " * 200000 + b"}"
+    r = requests.post(node.url + "/v1/users", data=chunks(huge, 8192),
+                      headers={"Content-Type": "application/json"})
+    _problem(r, 413, "payload-too-large")
+
+
 def test_problem_pages_exist_for_every_type(node):
     slugs = ["malformed-request", "idempotency-key-missing", "unauthorized", "forbidden",
              "not-found", "method-not-allowed", "conflict", "idempotency-in-flight",
