@@ -1,6 +1,6 @@
 /*  =========================================================================
-    st_crc.h - CRC-32C (Castagnoli), for the log's frames and the
-    checkpoint file: tells a torn or stale write from a whole one.
+    st_crc.h - CRC-32C (Castagnoli), for the log's frames: tells a torn
+    or stale write from a whole one.
     Uses the CPU's crc32 instruction where there is one (SSE 4.2: ~20 GB/s,
     so checksumming a batch costs nothing next to its fdatasync), else a
     table.

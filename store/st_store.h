@@ -40,7 +40,7 @@ typedef struct {
     uint32_t    map_size_mb;    /* starting map size */
     uint32_t    map_size_max_mb;/* growth ceiling; 0 = RT_MAP_SIZE_MAX_MB */
     bool        nometasync;     /* storage.sync = "nometasync": the log is
-                                   synced at checkpoints, not per batch */
+                                   synced once a second, not per batch */
     bool        nosync;         /* benches of the CPU path: no sync at all */
 } st_options_t;
 

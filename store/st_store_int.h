@@ -1,7 +1,7 @@
 /*  =========================================================================
     st_store_int.h - the store's struct, shared by its two halves only:
     st_store.c (open, check, readers) and st_durable.c (the logged write
-    path, replay, checkpoints, growth). Nothing outside store/ includes it.
+    path, replay, base copies). Nothing outside store/ includes it.
     =========================================================================
 */
 #ifndef ST_STORE_INT_H_INCLUDED

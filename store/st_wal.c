@@ -29,7 +29,7 @@ struct st_wal {
     char            dir[PATH_MAX - NAME_LEN - 2];
     int             dirfd;
     /*  The segment list is shared by the appending thread (rotate) and
-        the checkpoint thread (trim). */
+        the base-copy thread (trim). */
     pthread_mutex_t lock;
     uint64_t       *firsts;             /* first lsn of each segment, ascending */
     size_t          n, cap;

@@ -5,9 +5,8 @@
     page write per leaf it touches (and the branches above), ~17 µs each on
     this kind of disk; a batch of turns in random shards touches hundreds.
     The log turns that into one sequential append and one fdatasync per
-    batch; LMDB is then written without syncing and made durable in bulk
-    by checkpoints (st_store.h), after which the log before the checkpoint
-    is deleted.
+    batch; LMDB is then written without syncing, and the log before each
+    base copy (st_base.h) is deleted.
 
     The log is a directory of segments named by the number of their first
     frame (<16 hex digits>.wal). A frame is one commit batch:
@@ -73,7 +72,7 @@ uint64_t st_wal_last (st_wal_t *self);
 /*  Bytes appended since the last rotation. */
 uint64_t st_wal_pending_bytes (st_wal_t *self);
 
-/*  Later frames go to a new segment (a checkpoint's cut). Not concurrent
+/*  Later frames go to a new segment (before a base copy). Not concurrent
     with st_wal_append. */
 int st_wal_rotate (st_wal_t *self);
 
