@@ -115,6 +115,14 @@ st_record_put (st_record_t *self, const void *key, size_t klen,
 }
 
 int
+st_record_put_max (st_record_t *self, const void *key, size_t klen, uint64_t value)
+{
+    uint8_t v[8];
+    st_put_u64 (v, value);
+    return s_append (self, ST_OP_PUT_MAX, key, klen, v, 8);
+}
+
+int
 st_record_del (st_record_t *self, const void *key, size_t klen)
 {
     return s_append (self, ST_OP_DEL, key, klen, NULL, 0);

@@ -49,6 +49,10 @@ size_t st_record_ops (const st_record_t *self);
 int st_record_put (st_record_t *self, const void *key, size_t klen,
                    const void *val, size_t vlen);
 int st_record_del (st_record_t *self, const void *key, size_t klen);
+/*  Store value (8 bytes, big-endian) unless the key already holds a
+    larger one: for high-water marks that records of several workers
+    raise, and may commit out of order. */
+int st_record_put_max (st_record_t *self, const void *key, size_t klen, uint64_t value);
 /*  Delete every key in [lo, hi). */
 int st_record_del_range (st_record_t *self, const void *lo, size_t lolen,
                          const void *hi, size_t hilen);

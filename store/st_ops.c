@@ -108,6 +108,21 @@ s_apply_del_range (MDB_txn *txn, MDB_dbi dbi, const uint8_t *lo, size_t lolen,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/*  Keep the larger of the stored and the new value: records of one key
+    may commit in another order than their values were handed out. */
+static int
+s_apply_put_max (MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)
+{
+    MDB_val cur;
+    int rc = mdb_get (txn, dbi, key, &cur);
+    if (rc == 0 && cur.mv_size == 8
+        && st_get_u64 (cur.mv_data) >= st_get_u64 (val->mv_data))
+        return 0;
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    return mdb_put (txn, dbi, key, val, 0);
+}
+
 int
 st_ops_apply (MDB_txn *txn, MDB_dbi dbi, const uint8_t *buf, size_t len)
 {
@@ -120,7 +135,8 @@ st_ops_apply (MDB_txn *txn, MDB_dbi dbi, const uint8_t *buf, size_t len)
         /*  Every key starts with its 2-byte shard (a range bound may be
             just that); a fired reminder's key holds its 8-byte due time. */
         if ((size_t) (end - p) - ST_OP_HEADER < klen + vlen || klen < 2
-            || op < ST_OP_PUT || op > ST_OP_REMIND_FIRED
+            || op < ST_OP_PUT || op > ST_OP_PUT_MAX
+            || (op == ST_OP_PUT_MAX && vlen != 8)
             || klen > ST_KEY_MAX + 8
             || ((op == ST_OP_REMIND_SET || op == ST_OP_REMIND_CANCEL)
                 && (klen < 3 || klen + 9 > ST_KEY_MAX))
@@ -135,6 +151,7 @@ st_ops_apply (MDB_txn *txn, MDB_dbi dbi, const uint8_t *buf, size_t len)
             case ST_OP_PUT:       rc = mdb_put (txn, dbi, &key, &val, 0); break;
             case ST_OP_DEL:       rc = s_del_if (txn, dbi, k, klen); break;
             case ST_OP_DEL_RANGE: rc = s_apply_del_range (txn, dbi, k, klen, v, vlen); break;
+            case ST_OP_PUT_MAX:   rc = s_apply_put_max (txn, dbi, &key, &val); break;
             default:              rc = s_apply_remind (txn, dbi, op, k, klen, v, vlen); break;
         }
         if (rc)

@@ -21,7 +21,8 @@
 
 enum {
     ST_OP_PUT = 1, ST_OP_DEL, ST_OP_DEL_RANGE, ST_OP_REMIND_SET,
-    ST_OP_REMIND_CANCEL, ST_OP_REMIND_FIRED
+    ST_OP_REMIND_CANCEL, ST_OP_REMIND_FIRED,
+    ST_OP_PUT_MAX               /* 8-byte big-endian value, kept if larger */
 };
 #define ST_OP_HEADER 7
 

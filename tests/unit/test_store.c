@@ -544,6 +544,40 @@ test_logged_frame_replayed (void **state)
     st_store_destroy (&st);
 }
 
+/*  A high-water mark only rises, whatever order its records commit in
+    (two in one batch, lower last; then a lower one alone). */
+static void
+test_put_max_only_rises (void **state)
+{
+    (void) state;
+    st_store_t *st = s_open (16);
+    st_committer_t *c = st_committer_new (st, NULL);
+    st_key_t k;
+    st_key_begin (&k, 2, ST_KIND_META);
+    st_key_bytes (&k, "oseq", 4);
+    st_record_t *a = st_record_new (), *b = st_record_new ();
+    assert_int_equal (st_record_put_max (a, k.b, k.len, 1026), 0);
+    assert_int_equal (st_record_put_max (b, k.b, k.len, 1025), 0);
+    st_committer_submit (c, &a, NULL, NULL);
+    s_commit (c, b);
+    const void *v;
+    size_t vlen;
+    assert_int_equal (s_get (st, &k, &v, &vlen), 0);
+    assert_int_equal (st_get_u64 (v), 1026);
+    st_record_t *r = st_record_new ();
+    st_record_put_max (r, k.b, k.len, 7);
+    s_commit (c, r);
+    assert_int_equal (s_get (st, &k, &v, &vlen), 0);
+    assert_int_equal (st_get_u64 (v), 1026);
+    r = st_record_new ();
+    st_record_put_max (r, k.b, k.len, 5000);
+    s_commit (c, r);
+    assert_int_equal (s_get (st, &k, &v, &vlen), 0);
+    assert_int_equal (st_get_u64 (v), 5000);
+    st_committer_destroy (&c);
+    st_store_destroy (&st);
+}
+
 /*  A base copy lets the log before it go. */
 static void
 test_base_trims_log (void **state)
@@ -579,6 +613,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_process_crash_keeps_data, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_logged_frame_replayed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_base_trims_log, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_put_max_only_rises, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter (argv[1]);
