@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "tests/support/tmpdir.h"
+
 #include "runtime/rt_runtime.h"
 #include "runtime/rt_error.h"
 #include "tests/support/counter.h"
@@ -44,8 +46,7 @@ static int
 s_setup (void **state)
 {
     (void) state;
-    snprintf (s_dir, sizeof s_dir, "/tmp/pasar-test-rt-XXXXXX");
-    assert_non_null (mkdtemp (s_dir));
+    assert_int_equal (ts_tmpdir_make (s_dir, sizeof s_dir, "rt"), 0);
     return 0;
 }
 
@@ -53,9 +54,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
-    return system (cmd);
+    return ts_tmpdir_remove (s_dir);
 }
 
 static long long

@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <cmocka.h>
 
+#include "tests/support/tmpdir.h"
+
 #include "store/st_store.h"
 #include "store/st_commit.h"
 #include "store/st_keys.h"
@@ -26,8 +28,7 @@ static int
 s_setup (void **state)
 {
     (void) state;
-    snprintf (s_dir, sizeof s_dir, "/tmp/pasar-test-st-XXXXXX");
-    assert_non_null (mkdtemp (s_dir));
+    assert_int_equal (ts_tmpdir_make (s_dir, sizeof s_dir, "st"), 0);
     return 0;
 }
 
@@ -35,9 +36,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
-    return system (cmd);
+    return ts_tmpdir_remove (s_dir);
 }
 
 static st_store_t *

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "tests/support/tmpdir.h"
+
 #include "store/st_wal.h"
 #include "store/st_crc.h"
 #include "runtime/rt_error.h"
@@ -21,8 +23,7 @@ static int
 s_setup (void **state)
 {
     (void) state;
-    snprintf (s_dir, sizeof s_dir, "/tmp/pasar-test-wal-XXXXXX");
-    assert_non_null (mkdtemp (s_dir));
+    assert_int_equal (ts_tmpdir_make (s_dir, sizeof s_dir, "wal"), 0);
     return 0;
 }
 
@@ -30,9 +31,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
-    return system (cmd);
+    return ts_tmpdir_remove (s_dir);
 }
 
 static st_wal_t *
