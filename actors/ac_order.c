@@ -7,9 +7,11 @@
     nothing happens twice. Statuses (API.md §Orders):
 
       creating ----- listing reserved ----> (wallet)  holding -> paid
-         |                                  (partner) awaiting_payment
+         |                                  (partner) paying -> awaiting_payment
          |                                  (cod)     awaiting_delivery
          +-- refused (sold, own listing...) -> failed (never shown: 404)
+      paying -- the payment actor has it --> awaiting_payment
+             (shown only then, so its payment_id can be read at once)
       holding -- funds short --> failed, listing released
       awaiting_payment -- settled --> holding -> paid
                        -- expired/failed or unpaid at the deadline --> cancelled
@@ -152,7 +154,7 @@ s_encode (const void *state, rt_buf_t *out)
 static bool
 s_visible (const order_t *o)
 {
-    return o->exists && !s_is (o, "creating") && !s_is (o, "failed")
+    return o->exists && !s_is (o, "creating") && !s_is (o, "failed") && !s_is (o, "paying")
            && !(s_is (o, "holding") && !o->payment[0]);
 }
 
@@ -319,7 +321,7 @@ s_start_payment (rt_ctx_t *ctx, order_t *o)
     ac_enc_free (&e);
     if (rt_ctx_remind (ctx, "unpaid", o->created_ms + o->pay_timeout_ms, ORDER_TIMEOUT, NULL, 0))
         rt_ctx_abort (ctx);
-    s_set (ctx, o, "awaiting_payment");
+    s_set (ctx, o, "paying");
 }
 
 /* ---- turns ------------------------------------------------------------- */
@@ -443,6 +445,16 @@ s_result (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
                 s_set (ctx, o, "awaiting_delivery");
         }
     }
+    else if (op == AC_OP_PAYMENT && s_is (o, "paying")) {
+        if (ok)
+            s_set (ctx, o, "awaiting_payment");
+        else {
+            strcpy (o->reason, "payment_refused");
+            rt_ctx_cancel_reminder (ctx, "unpaid");
+            s_release_listing (ctx, o, false);
+            s_set (ctx, o, "failed");
+        }
+    }
     else if (op == AC_OP_HOLD && ok && !s_is (o, "holding") && !s_is (o, "paid")
              && !s_is (o, "shipped")) {
         /*  A hold that landed after the order moved on (cancelled while
@@ -497,7 +509,8 @@ s_payment (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     order_t *o = state;
     ac_map_t *m = msg->from ? ac_map_decode (msg->body, msg->body_len) : NULL;
     const char *status = m ? ac_map_str (m, "status") : NULL;
-    if (o->exists && status && s_is (o, "awaiting_payment")) {
+    /*  "paying": the payment's news may overtake its answer to the create. */
+    if (o->exists && status && (s_is (o, "awaiting_payment") || s_is (o, "paying"))) {
         if (!strcmp (status, "settled"))
             s_hold (ctx, o);            /* the top-up is in the wallet: escrow it */
         else if (!strcmp (status, "expired") || !strcmp (status, "failed"))
@@ -682,7 +695,8 @@ s_timeout (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     (void) msg;
     order_t *o = state;
     int64_t now = rt_ctx_now_ms (ctx);
-    if (s_is (o, "awaiting_payment") && now >= o->created_ms + o->pay_timeout_ms)
+    if ((s_is (o, "awaiting_payment") || s_is (o, "paying"))
+        && now >= o->created_ms + o->pay_timeout_ms)
         s_cancel_now (ctx, o, false);
     else if (s_is (o, "holding") && o->payment[0])
         s_hold (ctx, o);

@@ -205,11 +205,32 @@ s_reply (rt_ctx_t *ctx, int status, const payment_t *p)
 
 /* ---- turns ------------------------------------------------------------- */
 
+/*  An order's payment tells the order it exists (ok) or cannot (a body
+    the order should never have sent): the order shows its payment_id
+    only once GET /v1/payments/{id} can find it. */
+static void
+s_created_result (rt_ctx_t *ctx, const rt_msg_t *msg, const char *order, bool ok)
+{
+    if (!msg->from || msg->from->type != AC_TYPE_ORDER || !order || !order[0])
+        return;
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 3);
+    ac_enc_str (&e, "ref", order);
+    ac_enc_int (&e, "op", AC_OP_PAYMENT);
+    ac_enc_int (&e, "ok", ok);
+    if (rt_ctx_send (ctx, msg->from->type, msg->from->key, msg->from->len, AC_MSG_RESULT,
+                     e.sb.data, e.sb.size))
+        rt_ctx_abort (ctx);
+    ac_enc_free (&e);
+}
+
 static void
 s_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
 {
     payment_t *p = state;
     if (p->exists) {
+        s_created_result (ctx, msg, p->order, true);
         s_reply (ctx, 200, p);      /* a retry, or the wallet's copy after the edge's */
         return;
     }
@@ -221,6 +242,11 @@ s_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
               && (strcmp (n->kind, "order") || n->order[0]);
     ac_map_destroy (&m);
     if (!ok) {
+        if (n && msg->from && msg->from->type == AC_TYPE_ORDER) {
+            char order[32];
+            snprintf (order, sizeof order, "%.*s", (int) msg->from->len, msg->from->key);
+            s_created_result (ctx, msg, order, false);
+        }
         free (n);
         rt_ctx_reject (ctx, 422, NULL, 0);
         return;
@@ -233,6 +259,7 @@ s_create (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         rt_ctx_abort (ctx);
         return;
     }
+    s_created_result (ctx, msg, n->order, true);
     s_reply (ctx, 201, n);
 }
 

@@ -198,7 +198,8 @@ enum {
     AC_MSG_VOIDED = 63,     /* it did not: the sender takes the money back */
 };
 
-enum { AC_OP_HOLD = 1, AC_OP_REFUND = 2, AC_OP_RESERVE = 3 };
+enum { AC_OP_HOLD = 1, AC_OP_REFUND = 2, AC_OP_RESERVE = 3,
+       AC_OP_PAYMENT = 4 };     /* the order's partner payment exists */
 
 /*  system account messages (ac_account.c) */
 enum {

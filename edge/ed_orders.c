@@ -96,6 +96,8 @@ s_answer (ed_req_t *req, int rc, rt_reply_t *rep, int ok_status, bool replayed)
             else if (!strcmp (reason, "free_listing"))
                 ed_reply_invalid_field (req, "payment_method",
                                         "a free listing is not paid through a partner");
+            else if (!strcmp (reason, "payment_refused"))
+                ed_reply_invalid_field (req, "method", "the partner payment could not be made");
             else if (reason[0])
                 ed_reply_problem (req, ED_P_CONFLICT, "the listing is not available");
             else

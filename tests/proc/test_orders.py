@@ -6,6 +6,7 @@ fees; refunds (and a seller who cannot cover one); auto-cancel of unpaid
 orders and auto-complete of shipped ones by reminders; the buyer's and
 seller's lists; and the ledger summing to zero after all of it."""
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -240,6 +241,30 @@ def test_partner_payment_then_escrow(c3, admin):
     fee = 250000 * FEE_BPS // 10000
     _eventually(lambda: _wallet(c3, buyer), (0, 0))
     _eventually(lambda: _wallet(c3, seller), (250000 - fee, 0))
+
+
+def test_partner_payment_readable_as_soon_as_the_order_is(c3):
+    # The payment actor lives in another shard, often on another node: the
+    # order is answered only once its payment exists, so the instructions
+    # the buyer needs to pay are readable at once, on any node. Several
+    # buyers at a time, so deliveries queue behind each other.
+    seller = _user(c3, 2)
+    lids = [_listing(c3, seller, 1000 + i) for i in range(24)]
+
+    def buy(i):
+        buyer = _user(c3, i % 3)
+        r = requests.post(_url(c3, i % 3) + "/v1/orders",
+                          headers=dict(buyer["h"], **{"Idempotency-Key": _key()}),
+                          json={"listing_id": lids[i], "payment_method": "partner",
+                                "partner": ("midtrans", "xendit")[i % 2], "method": "va_bni"})
+        assert r.status_code == 201, r.text
+        p = requests.get(_url(c3, (i + 1) % 3) + f"/v1/payments/{r.json()['payment_id']}",
+                         headers=buyer["h"])
+        assert p.status_code == 200, (i, p.text)
+        assert p.json()["status"] == "pending" and p.json()["amount"] == _money(1000 + i)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(buy, range(len(lids))))
 
 
 def test_unpaid_orders_cancel_and_shipped_ones_complete(c3, admin):
