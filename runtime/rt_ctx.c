@@ -421,17 +421,10 @@ rt_ctx_send (rt_ctx_t *ctx, uint16_t type, const char *key, size_t klen,
     st_key_t k;
     st_key_begin (&k, ctx->shard, ST_KIND_OUTBOX);
     st_key_u64 (&k, seq);
+    /*  No high-water mark here: the entry itself records the number
+        until the pump deletes it, and the deletion raises the shard's
+        mark ("oseq", rt_pump.c) in the same record. */
     rc = st_record_put (s_rec (ctx), k.b, k.len, buf, buflen);
-    /*  The shard's high-water mark, so sequence numbers never repeat after
-        a restart even when the outbox is empty: a receiver still holding a
-        dedup mark for an old number would drop a new message as a dup.
-        A max, not a put: actors of one shard run on several workers, so a
-        turn holding a lower number can commit after one holding a higher
-        (whose message may be delivered and deleted by then). */
-    st_key_begin (&k, ctx->shard, ST_KIND_META);
-    st_key_bytes (&k, "oseq", 4);
-    if (!rc)
-        rc = st_record_put_max (ctx->rec, k.b, k.len, seq);
     if (rc) {
         free (buf);
         return s_effect (ctx, rc);

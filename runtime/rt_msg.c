@@ -265,8 +265,11 @@ rt_future_complete (rt_future_t *f, int err, int status, bool replayed,
     f->done = true;
     f->reply = (rt_reply_t) { .err = err, .status = status, .replayed = replayed,
                               .body = copy, .body_len = len };
-    pthread_cond_signal (&f->cv);
     pthread_mutex_unlock (&f->lock);
+    /*  Signalled after unlocking, so the waiter does not wake only to
+        block on the lock still held here. f stays valid: the completer
+        holds a reference. */
+    pthread_cond_signal (&f->cv);
 }
 
 bool

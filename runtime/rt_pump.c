@@ -185,7 +185,7 @@ s_pass (rt_pump_t *self)
 
     pthread_mutex_lock (&self->bg.lock);
     for (uint32_t s = 0; s < self->shards; s++) {
-        uint64_t low = s_low (self, s);
+        uint64_t low = s_low (self, s), gone = 0;
         unsigned window = 0;
         for (pe_t *e = self->head[s]; e; e = e->next) {
             if (e->state == PE_ACKED) {
@@ -204,6 +204,8 @@ s_pass (rt_pump_t *self)
                 st_key_begin (&k, s, ST_KIND_OUTBOX);
                 st_key_u64 (&k, e->seq);
                 st_record_del (rec, k.b, k.len);
+                if (e->seq > gone)
+                    gone = e->seq;
                 del->shards[del->n] = s;
                 del->seqs[del->n++] = e->seq;
                 e->state = PE_DELETING;
@@ -241,6 +243,16 @@ s_pass (rt_pump_t *self)
                           ? RT_OUTBOX_BACKOFF_MAX_MS : e->backoff_ms * 2;
             m->next = out;
             out = m;
+        }
+        /*  The shard's high-water mark rises with the entries it deletes,
+            in the same record: the entries left and the mark together
+            still cover every number ever used, which is what restart
+            counts on (s_load_shard). */
+        if (gone) {
+            st_key_t k;
+            st_key_begin (&k, s, ST_KIND_META);
+            st_key_bytes (&k, "oseq", 4);
+            st_record_put_max (rec, k.b, k.len, gone);
         }
     }
     pthread_mutex_unlock (&self->bg.lock);

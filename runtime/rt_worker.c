@@ -436,9 +436,10 @@ rt_worker_push (rt_worker_t *self, rt_imsg_t *msg)
         self->in_head = msg;
     self->in_tail = msg;
     atomic_fetch_add (&self->in_depth, 1);
-    if (self->sleeping)
-        pthread_cond_signal (&self->cv);
+    bool wake = self->sleeping;
     pthread_mutex_unlock (&self->lock);
+    if (wake)
+        pthread_cond_signal (&self->cv);      /* after unlocking: see rt_future_complete */
     return 0;
 }
 

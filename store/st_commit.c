@@ -366,8 +366,8 @@ st_committer_submit (st_committer_t *self, st_record_t **rec, st_done_fn *done, 
     self->tail = r;
     self->depth++;
     uint64_t seq = r->seq;
-    pthread_cond_signal (&self->not_empty);
     pthread_mutex_unlock (&self->lock);
+    pthread_cond_signal (&self->not_empty);   /* after unlocking: the committer does not wake to wait on the lock */
     return seq;
 }
 
