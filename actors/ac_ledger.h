@@ -25,13 +25,19 @@
 #include "ac_codec.h"
 #include "runtime/rt_runtime.h"
 
-/*  Entries per archive page. Small enough that a wallet's state (at most
-    two pages of recent entries normally) is a few KiB, re-encoded on every
-    turn; large enough that a page of GET /v1/wallet/entries (100 at most)
-    touches at most four pages. */
-#define AC_LEDGER_PAGE              32
-/*  Recent entries that make the wallet send its oldest page off. */
-#define AC_WALLET_RECENT_ARCHIVE    (2 * AC_LEDGER_PAGE)
+/*  Entries per archive page. Small enough that a wallet's state (one
+    page of recent entries, a few more while it is being stored: about
+    1 KiB) stays inside an LMDB leaf: a value past ~2 KiB goes to overflow
+    pages, re-allocated on every turn, and past 4 KiB needs contiguous
+    free pages, a search that slowed transfers by a third as the store
+    grew (BENCHMARKS.md). Large enough that a page of
+    GET /v1/wallet/entries (100 at most) touches at most eight pages.
+    Part of the stored layout: page n holds seq n * AC_LEDGER_PAGE + 1...,
+    so a store written with another value is refused page by page. */
+#define AC_LEDGER_PAGE              16
+/*  Recent entries that make the wallet send its oldest page off: as soon
+    as there is a whole page. */
+#define AC_WALLET_RECENT_ARCHIVE    AC_LEDGER_PAGE
 /*  Recent entries past which a wallet refuses new debits (503) until its
     pages are stored: a page actor that cannot be reached must not let the
     state grow towards RT_STATE_MAX_BYTES. Credits from the outbox are

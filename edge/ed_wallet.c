@@ -174,8 +174,12 @@ ed_wallet_entries (ed_req_t *req)
     json_t *items = json_array ();
     int64_t last = 0, archived = 0;
     int rc = s_entries_from (req, -1, before, (size_t) limit, items, &last, &archived);
-    /*  Older entries are in pages; the next one wanted is seq `next`. */
-    int64_t next = last ? last - 1 : before ? before - 1 : 0;
+    /*  Older entries are in pages; the next one wanted is seq `next`.
+        The wallet may hold none at all (it has just stored a whole page):
+        then the newest wanted is the newest archived. */
+    int64_t next = last ? last - 1 : before ? before - 1 : archived;
+    if (!last && next > archived)
+        next = archived;
     while (!rc && (long) json_array_size (items) < limit && next >= 1 && next <= archived) {
         int64_t page = (next - 1) / AC_LEDGER_PAGE, got = 0;
         size_t want = (size_t) limit - json_array_size (items);
