@@ -25,12 +25,16 @@ LDFLAGS  := -pthread $(SAN)
 # Library flags come from pkg-config, after scripts/deps has made sure the
 # packages are there: build/flags.mk is a target, so make builds it (and
 # restarts) before anything that needs it.
+# jemalloc replaces glibc's malloc (its arenas' locks and consolidation
+# were ~12 % of the CPU under load; +12 % transfers/s, BENCHMARKS.md),
+# except under the sanitizers, which bring their own.
+MALLOC   := $(if $(SAN),,-ljemalloc)
 -include $(BUILD)/flags.mk
 $(BUILD)/flags.mk: scripts/deps Makefile
 	@scripts/deps build
 	@mkdir -p $(@D)
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS)) -lcivetweb -lstdc++ -lm"; } > $@
+	   echo "PKG_LIBS := $(MALLOC) $$(pkg-config --libs $(PKGS)) -lcivetweb -lstdc++ -lm"; } > $@
 
 LIB_C    := $(wildcard runtime/*.c store/*.c actors/*.c edge/*.c)
 LIB_CXX  := $(wildcard runtime/*.cpp)
