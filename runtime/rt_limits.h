@@ -111,6 +111,13 @@
     inbox, when the machine has cores to spare (more than workers + 2):
     a futex wake costs more than the next message's wait under load. */
 #define RT_WORKER_SPIN          2000
+/*  The spin (~8 µs) where cores are short: enough to catch a reply or the
+    next message of a conversation between workers (no spin at all cost
+    a futex wake each: ~50 µs per outside ask and 37 k msg/s between two
+    workers, against 1.3 µs and 1.76 M with this), short enough that
+    idle spinning does not take the CPU the edge needs (transfers/s
+    were no lower, BENCHMARKS.md). */
+#define RT_WORKER_SPIN_SHORT    400
 
 /*  Turns a worker runs for one actor before moving on to the next ready
     actor, so a hot actor cannot starve its worker's other actors. */

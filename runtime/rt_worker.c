@@ -504,8 +504,8 @@ s_take_inbox (rt_worker_t *self, bool may_sleep)
         if (!may_sleep)
             return NULL;
         /*  Spin briefly before sleeping: under load the next message is
-            microseconds away and a futex wake costs more than that. Not
-            when the machine has no core to spare (self->spin = 0). */
+            microseconds away and a futex wake costs more than that
+            (shorter when the machine has no core to spare). */
         for (int i = 0; i < self->spin; i++) {
             if (atomic_load_explicit (&self->in_depth, memory_order_acquire))
                 break;
@@ -578,11 +578,12 @@ rt_worker_new (rt_runtime_t *rt, uint32_t index)
     self->resident_max = rt->opts.max_resident / rt->nworkers + 1;
     self->idle_ms = rt->opts.passivate_idle_ms;
     self->kill_seed = (unsigned) (index * 7919u + (unsigned) rt_now_ms ());
-    /*  Spinning pays when a core is idle to spin on; with no more cores
-        than workers plus the committer and the edge's threads it only takes
-        time from the thread that would send the next message. */
+    /*  Spinning long pays when a core is idle to spin on; with no more
+        cores than workers plus the committer and the edge's threads a
+        long spin takes time from the thread that would send the next
+        message, so it is kept short (rt_limits.h). */
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
-    self->spin = cores > (long) rt->nworkers + 2 ? RT_WORKER_SPIN : 0;
+    self->spin = cores > (long) rt->nworkers + 2 ? RT_WORKER_SPIN : RT_WORKER_SPIN_SHORT;
     self->nbuckets = 1024;
     self->buckets = calloc (self->nbuckets, sizeof *self->buckets);
     self->reader = st_reader_new (rt->store);
