@@ -82,6 +82,20 @@ ac_refuse (rt_ctx_t *ctx, int status, const char *detail)
     ac_enc_free (&e);
 }
 
+int
+ac_send_result (rt_ctx_t *ctx, const rt_addr_t *to, uint16_t msg, const char *ref, int op, bool ok)
+{
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 3);
+    ac_enc_str (&e, "ref", ref);
+    ac_enc_int (&e, "op", op);
+    ac_enc_int (&e, "ok", ok);
+    int rc = rt_ctx_send (ctx, to->type, to->key, to->len, msg, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+    return rc;
+}
+
 void
 ac_ulid (const char *prefix, uint64_t ms, const uint8_t rnd[10], char *out)
 {

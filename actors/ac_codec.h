@@ -44,6 +44,12 @@ void ac_enc_reply (rt_ctx_t *ctx, int status, ac_enc_t *e);
     turns into the problem's detail: {detail}. */
 void ac_refuse (rt_ctx_t *ctx, int status, const char *detail);
 
+/*  Durably send `msg` {ref, op, ok} to `to`: how a step another actor
+    asked for ended (AC_MSG_RESULT with an AC_OP_*, ac_types.h).
+    0 or an rt_err_t. */
+int ac_send_result (rt_ctx_t *ctx, const rt_addr_t *to, uint16_t msg, const char *ref, int op,
+                    bool ok);
+
 /*  A node service's answer: the encoded map as reply->body (status 200);
     frees the encoder. 0 or RT_ENOMEM. */
 int ac_enc_to_reply (ac_enc_t *e, rt_reply_t *reply);

@@ -213,16 +213,8 @@ s_created_result (rt_ctx_t *ctx, const rt_msg_t *msg, const char *order, bool ok
 {
     if (!msg->from || msg->from->type != AC_TYPE_ORDER || !order || !order[0])
         return;
-    ac_enc_t e;
-    ac_enc_init (&e);
-    ac_enc_map (&e, 3);
-    ac_enc_str (&e, "ref", order);
-    ac_enc_int (&e, "op", AC_OP_PAYMENT);
-    ac_enc_int (&e, "ok", ok);
-    if (rt_ctx_send (ctx, msg->from->type, msg->from->key, msg->from->len, AC_MSG_RESULT,
-                     e.sb.data, e.sb.size))
+    if (ac_send_result (ctx, msg->from, AC_MSG_RESULT, order, AC_OP_PAYMENT, ok))
         rt_ctx_abort (ctx);
-    ac_enc_free (&e);
 }
 
 static void

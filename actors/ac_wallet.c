@@ -295,16 +295,7 @@ s_send_credit (rt_ctx_t *ctx, wallet_t *w, const char *ref, const char *to, int6
 static int
 s_result (rt_ctx_t *ctx, const rt_msg_t *msg, const char *ref, int op, bool ok)
 {
-    ac_enc_t e;
-    ac_enc_init (&e);
-    ac_enc_map (&e, 3);
-    ac_enc_str (&e, "ref", ref);
-    ac_enc_int (&e, "op", op);
-    ac_enc_int (&e, "ok", ok);
-    int rc = rt_ctx_send (ctx, msg->from->type, msg->from->key, msg->from->len, AC_MSG_RESULT,
-                          e.sb.data, e.sb.size);
-    ac_enc_free (&e);
-    return rc;
+    return ac_send_result (ctx, msg->from, AC_MSG_RESULT, ref, op, ok);
 }
 
 /* ---- reads --------------------------------------------------------------- */
