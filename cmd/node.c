@@ -130,7 +130,8 @@ cmd_node (int argc, char **argv)
     int rc = ac_register_all (rt);
     if (!rc)
         rc = rt_start (rt);
-    ed_options_t eo = { .listen = me->http, .node_id = me->id, .cluster_name = conf->name,
+    ed_options_t eo = { .listen = me->http, .threads = conf->http_threads,
+                        .node_id = me->id, .cluster_name = conf->name,
                         .idem_retention_s = conf->idem_retention_s,
                         .ask_timeout_ms = conf->ask_timeout_ms, .log_requests = true,
                         .redis_url = conf->redis_enabled ? conf->redis_url : NULL,

@@ -720,7 +720,7 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
         return NULL;
     }
     char threads[16];
-    snprintf (threads, sizeof threads, "%u", opts->threads ? opts->threads : 64);
+    snprintf (threads, sizeof threads, "%u", opts->threads ? opts->threads : RT_HTTP_THREADS_DEFAULT);
     const char *options[] = {
         "listening_ports", opts->listen,
         "num_threads", threads,

@@ -25,7 +25,7 @@ typedef struct {
     const char *listen;             /* "127.0.0.1:8080" */
     const char *node_id;
     const char *cluster_name;       /* [cluster] name */
-    unsigned    threads;            /* civetweb worker threads; 0 = 64 */
+    unsigned    threads;            /* civetweb worker threads; 0 = RT_HTTP_THREADS_DEFAULT */
     uint32_t    idem_retention_s;   /* published in /v1/meta */
     uint32_t    ask_timeout_ms;     /* deadline of asks to actors */
     bool        log_requests;       /* one JSON line per request on stderr */

@@ -42,6 +42,7 @@ static const field_t s_fields[] = {
     F_U32 ("runtime.passivate_idle_s", passivate_idle_s, 1, 86400, RT_PASSIVATE_IDLE_S_DEFAULT),
     F_U32 ("runtime.ask_timeout_ms", ask_timeout_ms, 10, RT_ASK_DEADLINE_MAX_MS, 5000),
     F_U32 ("idempotency.retention_s", idem_retention_s, 60, 604800, RT_IDEM_RETENTION_S_DEFAULT),
+    F_U32 ("http.threads", http_threads, 8, RT_HTTP_THREADS_MAX, RT_HTTP_THREADS_DEFAULT),
     F_STR ("security.keys_dir", keys_dir, 1, "keys"),
     F_BOOL ("security.curve", curve, 1),
     F_STR ("auth.jwt_secret_file", jwt_secret_file, 1, "keys/jwt.secret"),
@@ -69,7 +70,7 @@ static const field_t s_fields[] = {
 };
 
 static const char *s_tables[] = {
-    "cluster", "storage", "runtime", "idempotency", "security", "auth", "redis",
+    "cluster", "storage", "runtime", "idempotency", "http", "security", "auth", "redis",
     "kafka", "listings", "orders", "payments", "payments.midtrans", "payments.xendit", "push", "debug",
 };
 

@@ -43,6 +43,8 @@ typedef struct {
     uint32_t ask_timeout_ms;    /* default deadline of an edge ask */
     /* [idempotency] */
     uint32_t idem_retention_s;
+    /* [http] */
+    uint32_t http_threads;      /* connections served at once */
     /* [security] */
     char     keys_dir[512];
     bool     curve;

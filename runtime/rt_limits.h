@@ -235,6 +235,16 @@
     RT_WORKERS_MAX + 3 + this stays under RT_LMDB_READERS_MAX. */
 #define RT_READERS_MAX          48u
 
+/*  HTTP threads per node (civetweb: one thread per connection for as
+    long as it is kept alive). A client past this many busy keep-alive
+    connections waits for a thread, and so do the probes and /metrics:
+    the default leaves room beside the 64 connections the benchmarks
+    use. Idle threads cost a stack mapping, not CPU; readers of the store
+    are pooled (RT_READERS_MAX), not per thread. cluster.toml:
+    http.threads. */
+#define RT_HTTP_THREADS_DEFAULT 128u
+#define RT_HTTP_THREADS_MAX     4096u
+
 /* ---- Cluster transport ------------------------------------------------ */
 
 /*  Frames queued from any thread to the transport thread, and per peer

@@ -152,3 +152,52 @@ def test_metrics_commit_histograms_follow_writes(node):
     assert _metric(after, inf) == _metric(after, "pasar_commit_duration_seconds_count")
     assert _metric(after, 'pasar_commit_batch_records_bucket{le="4096"}') <= _metric(after, batches)
     assert "# TYPE pasar_commit_duration_seconds histogram" in after
+
+
+def _busy_clients(url, count):
+    """count keep-alive connections that each send request after request
+    until stopped: each holds one of civetweb's threads all along."""
+    import threading
+    stop = threading.Event()
+    served = [0] * count
+
+    def client(i):
+        with requests.Session() as s:
+            while not stop.is_set():
+                if s.get(url + "/healthz", timeout=10).status_code == 200:
+                    served[i] += 1
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while min(served) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert min(served) > 0, "a busy client was never served"
+    return stop, threads
+
+
+def test_http_threads_bound_the_connections_served_at_once(pasar_bin, tmp_path):
+    """http.threads reaches the server: with every thread held by a busy
+    keep-alive client, a new client is not served until one lets go; with
+    threads to spare, it is served while they stay busy."""
+    from node import Node
+    for threads, busy, answered in ((8, 8, False), (16, 8, True)):
+        (tmp_path / f"t{threads}").mkdir()
+        n = Node(pasar_bin, tmp_path / f"t{threads}", extra_toml=f"[http]\nthreads = {threads}\n")
+        n.start()
+        try:
+            stop, clients = _busy_clients(n.url, busy)
+            try:
+                r = requests.get(n.url + "/healthz", timeout=2)
+                got = r.status_code == 200
+            except requests.exceptions.ReadTimeout:
+                got = False
+            stop.set()
+            for t in clients:
+                t.join(timeout=10)
+            assert got == answered, f"threads={threads}, busy={busy}"
+            # Once the busy clients are gone, anyone is served again.
+            assert requests.get(n.url + "/healthz", timeout=5).status_code == 200
+        finally:
+            assert n.stop() == 0, n.logs()

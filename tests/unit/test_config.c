@@ -85,6 +85,7 @@ test_defaults (void **state)
     assert_int_equal (c->map_size_mb, 4096);
     assert_int_equal (c->mailbox_max, 1024);
     assert_int_equal (c->idem_retention_s, 86400);
+    assert_int_equal (c->http_threads, 128);
     assert_int_equal (c->access_ttl_s, 900);
     assert_string_equal (c->issuer, "pasar");
     assert_true (c->curve);
@@ -101,6 +102,7 @@ test_full (void **state)
         "[cluster]\nname = \"prod\"\nshards = 1024\nepoch = 7\n"
         "[storage]\nsync = \"nometasync\"\n"
         "[runtime]\nworkers = 4\n"
+        "[http]\nthreads = 512\n"
         "[auth]\nadmin_emails = [\" Admin@Example.COM \", \"ops@example.com\"]\n"
         "[redis]\nurl = \"redis://127.0.0.1:6380/0\"\n"
         "[listings]\nlifetime_s = 120\n"
@@ -113,6 +115,7 @@ test_full (void **state)
     assert_int_equal (c->epoch, 7);
     assert_int_equal (c->sync, RT_SYNC_NOMETASYNC);
     assert_int_equal (c->workers, 4);
+    assert_int_equal (c->http_threads, 512);
     assert_int_equal (c->admin_emails_count, 2);
     assert_string_equal (c->admin_emails[0], "admin@example.com");
     assert_true (c->redis_enabled);
@@ -137,6 +140,8 @@ test_errors (void **state)
     s_bad ("[cluster]\nshards = 70000\n" NODE, "2:1", "outside 1..65535");
     s_bad ("[cluster]\nepoch = -1\n" NODE, "2:1", "cluster.epoch");
     s_bad ("[storage]\nsync = \"sometimes\"\n" NODE, "2:1", "storage.sync");
+    s_bad ("[http]\nthreads = 4\n" NODE, "2:1", "http.threads: 4 is outside 8..4096");
+    s_bad ("[http]\nthreads = 5000\n" NODE, "2:1", "http.threads: 5000 is outside");
     s_bad ("[debug]\nchaos = 1\n" NODE, "2:1", "debug.chaos: expected a boolean");
     s_bad ("[auth]\nadmin_emails = [1, 2]\n" NODE, "2:1", "auth.admin_emails");
     s_bad ("[auth]\nadmin_emails = [\"nobody\"]\n" NODE, "2:1", "not an email");
