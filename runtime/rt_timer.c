@@ -114,8 +114,10 @@ typedef struct {
 } sweep_t;
 
 /*  E key: [shard][E][expires:8][type][klen][key][digest]; its I key is
-    [shard][I][type][klen][key][digest]. Delete the I record only if it
-    still carries this expiry (the key may have been used again since). */
+    [shard][I][type][klen][key][digest]. The I record goes only if it
+    still carries this expiry when the sweep commits: the key may have
+    been used again since, even after this snapshot, and that newer
+    record must stay. */
 static int
 s_expire (void *arg, const void *key, size_t klen, const void *val, size_t vlen)
 {
@@ -128,15 +130,20 @@ s_expire (void *arg, const void *key, size_t klen, const void *val, size_t vlen)
     st_key_t ik;
     st_key_begin (&ik, sw->shard, ST_KIND_IDEM);
     st_key_bytes (&ik, k + 11, klen - 11);
-    const void *iv;
-    size_t ivlen;
-    if (st_reader_get (sw->self->reader, ik.b, ik.len, &iv, &ivlen) == 0
-        && ivlen >= RT_FINGERPRINT_BYTES + 13
-        && memcmp ((const uint8_t *) iv + RT_FINGERPRINT_BYTES + 5, k + 3, 8) == 0)
-        st_record_del (sw->rec, ik.b, ik.len);
+    st_record_del_if (sw->rec, ik.b, ik.len, RT_FINGERPRINT_BYTES + 5, k + 3, 8);
     st_record_del (sw->rec, key, klen);
     sw->n++;
     return sw->n >= RT_IDEM_SWEEP_MAX;
+}
+
+/*  At least twice per retention period, so a record outlives its expiry
+    by at most half of it (a short retention would otherwise keep records
+    for many times its length). */
+static int64_t
+s_sweep_interval_ms (rt_timer_t *self)
+{
+    int64_t half = (int64_t) self->rt->opts.idem_retention_s * 500;
+    return half < RT_IDEM_SWEEP_INTERVAL_MS ? half : RT_IDEM_SWEEP_INTERVAL_MS;
 }
 
 static void
@@ -187,7 +194,7 @@ s_timer_main (void *arg)
             pthread_mutex_unlock (&self->bg.lock);
             s_sweep_idem (self, now);
             pthread_mutex_lock (&self->bg.lock);
-            self->next_sweep_ms = now + RT_IDEM_SWEEP_INTERVAL_MS;
+            self->next_sweep_ms = now + s_sweep_interval_ms (self);
         }
         /*  In-flight marks older than the refire time are stale. */
         rt_kv_prune (self->inflight, (uint64_t) (now - RT_REMINDER_REFIRE_MS));

@@ -129,6 +129,18 @@ st_record_del (st_record_t *self, const void *key, size_t klen)
 }
 
 int
+st_record_del_if (st_record_t *self, const void *key, size_t klen,
+                  uint32_t offset, const void *expect, size_t len)
+{
+    uint8_t v[4 + 64];
+    if (len > sizeof v - 4)
+        return RT_ETOOBIG;
+    st_put_u32 (v, offset);
+    memcpy (v + 4, expect, len);
+    return s_append (self, ST_OP_DEL_IF, key, klen, v, 4 + len);
+}
+
+int
 st_record_del_range (st_record_t *self, const void *lo, size_t lolen,
                      const void *hi, size_t hilen)
 {

@@ -53,6 +53,11 @@ int st_record_del (st_record_t *self, const void *key, size_t klen);
     larger one: for high-water marks that records of several workers
     raise, and may commit out of order. */
 int st_record_put_max (st_record_t *self, const void *key, size_t klen, uint64_t value);
+/*  Delete key only if, when the record commits, its value holds the len
+    bytes of expect at offset (absent or different: kept). For deletions
+    decided on a snapshot that a later commit may have overtaken. */
+int st_record_del_if (st_record_t *self, const void *key, size_t klen,
+                      uint32_t offset, const void *expect, size_t len);
 /*  Delete every key in [lo, hi). */
 int st_record_del_range (st_record_t *self, const void *lo, size_t lolen,
                          const void *hi, size_t hilen);

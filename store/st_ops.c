@@ -108,6 +108,25 @@ s_apply_del_range (MDB_txn *txn, MDB_dbi dbi, const uint8_t *lo, size_t lolen,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/*  Delete key if its stored value still holds the given bytes at the
+    given offset: decided inside the write transaction, so a put of the
+    same key committed after the caller's snapshot is never deleted. */
+static int
+s_apply_del_if (MDB_txn *txn, MDB_dbi dbi, MDB_val *key, const uint8_t *v, size_t vlen)
+{
+    size_t off = st_get_u32 (v), n = vlen - 4;
+    MDB_val cur;
+    int rc = mdb_get (txn, dbi, key, &cur);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (cur.mv_size < off || cur.mv_size - off < n
+        || memcmp ((const uint8_t *) cur.mv_data + off, v + 4, n))
+        return 0;
+    return mdb_del (txn, dbi, key, NULL);
+}
+
 /*  Keep the larger of the stored and the new value: records of one key
     may commit in another order than their values were handed out. */
 static int
@@ -135,8 +154,9 @@ st_ops_apply (MDB_txn *txn, MDB_dbi dbi, const uint8_t *buf, size_t len)
         /*  Every key starts with its 2-byte shard (a range bound may be
             just that); a fired reminder's key holds its 8-byte due time. */
         if ((size_t) (end - p) - ST_OP_HEADER < klen + vlen || klen < 2
-            || op < ST_OP_PUT || op > ST_OP_PUT_MAX
+            || op < ST_OP_PUT || op > ST_OP_DEL_IF
             || (op == ST_OP_PUT_MAX && vlen != 8)
+            || (op == ST_OP_DEL_IF && vlen < 4)
             || klen > ST_KEY_MAX + 8
             || ((op == ST_OP_REMIND_SET || op == ST_OP_REMIND_CANCEL)
                 && (klen < 3 || klen + 9 > ST_KEY_MAX))
@@ -152,6 +172,7 @@ st_ops_apply (MDB_txn *txn, MDB_dbi dbi, const uint8_t *buf, size_t len)
             case ST_OP_DEL:       rc = s_del_if (txn, dbi, k, klen); break;
             case ST_OP_DEL_RANGE: rc = s_apply_del_range (txn, dbi, k, klen, v, vlen); break;
             case ST_OP_PUT_MAX:   rc = s_apply_put_max (txn, dbi, &key, &val); break;
+            case ST_OP_DEL_IF:    rc = s_apply_del_if (txn, dbi, &key, v, vlen); break;
             default:              rc = s_apply_remind (txn, dbi, op, k, klen, v, vlen); break;
         }
         if (rc)

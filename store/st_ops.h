@@ -22,7 +22,9 @@
 enum {
     ST_OP_PUT = 1, ST_OP_DEL, ST_OP_DEL_RANGE, ST_OP_REMIND_SET,
     ST_OP_REMIND_CANCEL, ST_OP_REMIND_FIRED,
-    ST_OP_PUT_MAX               /* 8-byte big-endian value, kept if larger */
+    ST_OP_PUT_MAX,              /* 8-byte big-endian value, kept if larger */
+    ST_OP_DEL_IF                /* val [offset:4][bytes]: delete only if the
+                                   stored value holds bytes at offset */
 };
 #define ST_OP_HEADER 7
 

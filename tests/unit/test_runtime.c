@@ -17,6 +17,8 @@
 
 #include "runtime/rt_runtime.h"
 #include "runtime/rt_error.h"
+#include "store/st_store.h"
+#include "store/st_keys.h"
 #include "tests/support/counter.h"
 
 static char s_dir[256];
@@ -175,6 +177,72 @@ test_idempotency (void **state)
     rt_reply_free (&r);
     assert_int_equal (s_get (rt, "idem"), 8);
     rt_runtime_destroy (&rt);
+}
+
+static int
+s_visit (void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    (void) arg, (void) key, (void) klen, (void) val, (void) vlen;
+    return 0;
+}
+
+/*  Keys of one kind in the stopped runtime's store, all shards. */
+static size_t
+s_count_kind (uint8_t kind)
+{
+    st_options_t so = { .node_id = "t1", .shards = 16, .map_size_mb = 16 };
+    char err[256] = "";
+    st_store_t *st = NULL;
+    assert_int_equal (st_store_open (s_dir, &so, &st, err, sizeof err), 0);
+    st_reader_t *r = st_reader_new (st);
+    assert_int_equal (st_reader_begin (r), 0);
+    size_t n = 0;
+    for (uint32_t s = 0; s < 16; s++) {
+        st_key_t lo, hi;
+        st_key_begin (&lo, s, kind);
+        st_key_begin (&hi, s, kind + 1);
+        n += (size_t) st_reader_scan (r, lo.b, lo.len, hi.b, hi.len, SIZE_MAX, s_visit, NULL);
+    }
+    st_reader_end (r);
+    st_reader_destroy (&r);
+    st_store_destroy (&st);
+    return n;
+}
+
+/*  Expired idempotency records are swept from the store, and a key used
+    again after its record expired keeps its new record through the
+    sweep of the old one. */
+static void
+test_idempotency_records_expire (void **state)
+{
+    (void) state;
+    rt_options_t o = { .idem_retention_s = 1 };
+    rt_runtime_t *rt = s_open (&o);
+    rt_reply_t r;
+    assert_int_equal (s_idem_ask (rt, "usr_1 POST /x", "k1", 1, "7", &r), 0);
+    rt_reply_free (&r);
+    assert_int_equal (s_idem_ask (rt, "usr_1 POST /x", "k2", 1, "1", &r), 0);
+    rt_reply_free (&r);
+    rt_runtime_destroy (&rt);
+    assert_int_equal (s_count_kind (ST_KIND_IDEM), 2);
+    assert_int_equal (s_count_kind (ST_KIND_IDEM_EXP), 2);
+    usleep (1100 * 1000);
+    /*  Both expired. k1 is used again at once, with a day's retention,
+        before the first sweep (1 s after start) takes the old entries. */
+    o.idem_retention_s = 86400;
+    rt = s_open (&o);
+    assert_int_equal (s_idem_ask (rt, "usr_1 POST /x", "k1", 2, "9", &r), 0);
+    assert_false (r.replayed);
+    rt_reply_free (&r);
+    usleep (1600 * 1000);
+    assert_int_equal (s_idem_ask (rt, "usr_1 POST /x", "k1", 2, "9", &r), 0);
+    assert_true (r.replayed);
+    rt_reply_free (&r);
+    assert_int_equal (s_get (rt, "idem"), 17);
+    rt_runtime_destroy (&rt);
+    /*  k2's record and both old expiry entries are gone; k1's new one stays. */
+    assert_int_equal (s_count_kind (ST_KIND_IDEM), 1);
+    assert_int_equal (s_count_kind (ST_KIND_IDEM_EXP), 1);
 }
 
 /*  Concurrent duplicates (same key, in flight together) run once. */
@@ -734,6 +802,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_linearizable_counter, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_idempotency, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_idempotency_concurrent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_idempotency_records_expire, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_abort_and_kill, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_kill_loses_nothing_acked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_passivation, s_setup, s_teardown),

@@ -577,6 +577,63 @@ test_put_max_only_rises (void **state)
     st_store_destroy (&st);
 }
 
+/*  A conditional delete is decided when its record commits: a newer
+    value written after the deleter looked (in an earlier batch, or
+    earlier in the same one) stays; the value it looked at goes; an
+    absent key is no error. */
+static void
+test_del_if_keeps_a_newer_value (void **state)
+{
+    (void) state;
+    st_store_t *st = s_open (16);
+    st_committer_t *c = st_committer_new (st, NULL);
+    st_key_t k, gone;
+    st_key_begin (&k, 3, ST_KIND_IDEM);
+    st_key_bytes (&k, "key", 3);
+    st_key_begin (&gone, 3, ST_KIND_IDEM);
+    st_key_bytes (&gone, "never", 5);
+    const void *v;
+    size_t vlen;
+    /*  Written with expiry "old1", overwritten with "new2", then a delete
+        of "old1" in another batch: kept. */
+    st_record_t *r = st_record_new ();
+    st_record_put (r, k.b, k.len, "fp..old1body", 12);
+    s_commit (c, r);
+    r = st_record_new ();
+    st_record_put (r, k.b, k.len, "fp..new2body", 12);
+    s_commit (c, r);
+    r = st_record_new ();
+    assert_int_equal (st_record_del_if (r, k.b, k.len, 4, "old1", 4), 0);
+    assert_int_equal (st_record_del_if (r, gone.b, gone.len, 4, "old1", 4), 0);
+    s_commit (c, r);
+    assert_int_equal (s_get (st, &k, &v, &vlen), 0);
+    assert_memory_equal (v, "fp..new2body", 12);
+    /*  The same within one record: the put comes first, the delete keeps it. */
+    r = st_record_new ();
+    st_record_put (r, k.b, k.len, "fp..new3body", 12);
+    st_record_del_if (r, k.b, k.len, 4, "new2", 4);
+    s_commit (c, r);
+    assert_int_equal (s_get (st, &k, &v, &vlen), 0);
+    assert_memory_equal (v, "fp..new3body", 12);
+    /*  Past the value's end: kept. The bytes it holds: deleted. */
+    r = st_record_new ();
+    st_record_del_if (r, k.b, k.len, 10, "body", 4);
+    s_commit (c, r);
+    assert_int_equal (s_get (st, &k, &v, &vlen), 0);
+    r = st_record_new ();
+    st_record_del_if (r, k.b, k.len, 4, "new3", 4);
+    s_commit (c, r);
+    assert_int_equal (s_get (st, &k, &v, &vlen), 1);
+    /*  More bytes than a record takes: refused, nothing queued. */
+    r = st_record_new ();
+    uint8_t big[100] = { 0 };
+    assert_int_equal (st_record_del_if (r, k.b, k.len, 0, big, sizeof big), RT_ETOOBIG);
+    assert_true (st_record_empty (r));
+    st_record_destroy (&r);
+    st_committer_destroy (&c);
+    st_store_destroy (&st);
+}
+
 /*  A base copy lets the log before it go. */
 static void
 test_base_trims_log (void **state)
@@ -613,6 +670,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_logged_frame_replayed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_base_trims_log, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_put_max_only_rises, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_del_if_keeps_a_newer_value, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter (argv[1]);
