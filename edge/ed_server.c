@@ -11,11 +11,15 @@
     =========================================================================
 */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <civetweb.h>
 #include <sodium.h>
 #include "ed_server.h"
@@ -747,6 +751,67 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
     return self;
 }
 
+/*  civetweb's master thread waits for connections in polls of up to
+    SOCKET_TIMEOUT_QUANTUM (2 s in Debian's build) and looks at its stop
+    flag only between them, so mg_stop took ~2 s: every node stop, and
+    every test that stops one. A connection to the node's own port ends
+    that poll: the waker makes one every ED_STOP_POKE_MS until mg_stop has
+    returned. (A port bound to one other address is not reached through
+    loopback; that stop just takes the 2 s.) */
+#define ED_STOP_POKE_MS 10
+
+typedef struct {
+    int  ports[8];
+    int  families[8];
+    int  n;
+    bool done;                  /* atomic */
+} s_waker_t;
+
+static void *
+s_waker_main (void *arg)
+{
+    s_waker_t *w = arg;
+    while (!__atomic_load_n (&w->done, __ATOMIC_ACQUIRE)) {
+        for (int i = 0; i < w->n; i++) {
+            int fd = socket (w->families[i], SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0)
+                continue;
+            if (w->families[i] == AF_INET6) {
+                struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+                                          .sin6_port = htons ((uint16_t) w->ports[i]) };
+                (void) connect (fd, (struct sockaddr *) &a, sizeof a);
+            }
+            else {
+                struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK),
+                                         .sin_port = htons ((uint16_t) w->ports[i]) };
+                (void) connect (fd, (struct sockaddr *) &a, sizeof a);
+            }
+            close (fd);
+        }
+        usleep (ED_STOP_POKE_MS * 1000);
+    }
+    return NULL;
+}
+
+static void
+s_stop_civetweb (struct mg_context *ctx)
+{
+    s_waker_t w = { .n = 0 };
+    struct mg_server_port sp[8];
+    int n = mg_get_server_ports (ctx, 8, sp);
+    for (int i = 0; i < n && w.n < 8; i++) {
+        w.ports[w.n] = sp[i].port;
+        w.families[w.n++] = sp[i].protocol == 2 ? AF_INET6 : AF_INET;
+    }
+    pthread_t t;
+    bool poking = w.n > 0 && pthread_create (&t, NULL, s_waker_main, &w) == 0;
+    mg_stop (ctx);
+    if (poking) {
+        __atomic_store_n (&w.done, true, __ATOMIC_RELEASE);
+        pthread_join (t, NULL);
+    }
+}
+
 void
 ed_server_destroy (ed_server_t **p)
 {
@@ -754,7 +819,7 @@ ed_server_destroy (ed_server_t **p)
         return;
     ed_server_t *self = *p;
     if (self->ctx)
-        mg_stop (self->ctx);
+        s_stop_civetweb (self->ctx);
     ed_recon_stop ();           /* its job threads use the runtime: end them first */
     for (size_t i = 0; self->labels && i < ed_routes_count; i++)
         free ((char *) self->labels[i]);
