@@ -107,7 +107,6 @@ s_fire_shard (rt_timer_t *self, uint32_t shard, int64_t now)
 /* ---- idempotency expiry --------------------------------------------------- */
 
 typedef struct {
-    rt_timer_t *self;
     st_record_t *rec;
     uint32_t shard;
     size_t n;
@@ -149,7 +148,7 @@ s_sweep_interval_ms (rt_timer_t *self)
 static void
 s_sweep_idem (rt_timer_t *self, int64_t now)
 {
-    sweep_t sw = { .self = self, .rec = st_record_new () };
+    sweep_t sw = { .rec = st_record_new () };
     if (!sw.rec)
         return;
     if (st_reader_begin (self->reader) == 0) {
