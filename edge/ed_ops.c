@@ -130,6 +130,7 @@ ed_ops_metrics (ed_req_t *req)
         { "pasar_handoff_waiting", "gauge", "Messages waiting for their shard's move to end.", st.handoff_waiting },
         { "pasar_handoff_waited_total", "counter", "Messages that waited for a move.", st.handoff_waited },
         { "pasar_handoff_wait_expired_total", "counter", "Messages that gave up waiting for a move (503).", st.handoff_wait_expired },
+        { "pasar_remote_asks_pending", "gauge", "Asks to other nodes not yet answered (or past their deadline, not yet swept).", st.remote_asks_pending },
         { "pasar_store_failed", "gauge", "1 once a commit failed (fail-stop: the node exits and must be restarted).",
           rt_failed (rt) != 0 },
     };

@@ -297,6 +297,8 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
         rt_owner_stats (self->owner, out);
     if (self->handoff)
         rt_handoff_stats (self->handoff, out);
+    if (self->transport)
+        out->remote_asks_pending = rt_transport_pending (self->transport);
     if (self->committer) {
         st_commit_stats_t cs;
         st_committer_stats (self->committer, &cs);

@@ -158,6 +158,7 @@ typedef struct {
     uint64_t handoff_restarts;                       /* a move started over */
     uint64_t handoff_waiting;       /* messages waiting for a move to end */
     uint64_t handoff_waited, handoff_wait_expired;   /* ever; gave up (503) */
+    uint64_t remote_asks_pending;   /* asks to other nodes not yet answered or swept */
 } rt_stats_t;
 
 void rt_stats (rt_runtime_t *self, rt_stats_t *out);

@@ -36,6 +36,7 @@ struct rt_transport {
     _Atomic int64_t changed_ms;         /* wall clock of the last peer
                                            up/down, or of waking from a freeze */
     int64_t         last_tick;
+    int64_t         next_sweep;         /* of the pending asks (RT_REMOTE_SWEEP_MS) */
     atomic_bool     up[RT_NODES_MAX];
     atomic_uint_fast64_t next_corr;
     rt_broadcast_fn *on_broadcast;
@@ -56,7 +57,7 @@ struct rt_transport {
     zcert_t        *cert;
     pending_t      *pending;            /* RT_REMOTE_ASKS_MAX slots */
     uint8_t        *beat;               /* the heartbeat frame */
-    uint32_t        npending;
+    atomic_uint     npending;           /* written here; read by rt_transport_pending */
 };
 
 /*  What rides in a pipe frame ahead of the wire frame: the peer, and for
@@ -303,6 +304,12 @@ int64_t
 rt_transport_changed_ms (rt_transport_t *self)
 {
     return atomic_load (&self->changed_ms);
+}
+
+uint32_t
+rt_transport_pending (rt_transport_t *self)
+{
+    return atomic_load_explicit (&self->npending, memory_order_relaxed);
 }
 
 bool
@@ -614,7 +621,7 @@ s_tick (rt_transport_t *self, int64_t *next_beat)
         }
         *next_beat = now + RT_HEARTBEAT_MS;
     }
-    bool went_down[RT_NODES_MAX] = { false };
+    bool went_down[RT_NODES_MAX] = { false }, any_down = false;
     for (uint32_t p = 0; p < self->n; p++) {
         if (p == self->self)
             continue;
@@ -622,11 +629,13 @@ s_tick (rt_transport_t *self, int64_t *next_beat)
         bool up = seen && now - seen < self->down_ms && atomic_load (&self->hears_us[p]);
         if (up != atomic_load (&self->up[p])) {
             went_down[p] = !up;
+            any_down = any_down || !up;
             s_set_up (self, p, up);
         }
     }
-    if (!self->npending)
+    if (!self->npending || (!any_down && now < self->next_sweep))
         return;
+    self->next_sweep = now + RT_REMOTE_SWEEP_MS;
     int64_t wall = rt_now_ms ();
     for (uint32_t i = 0; i < RT_REMOTE_ASKS_MAX; i++) {
         pending_t *p = &self->pending[i];

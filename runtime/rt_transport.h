@@ -104,4 +104,8 @@ int64_t rt_transport_changed_ms (rt_transport_t *self);
 /*  Every peer heard from, or silent for peer_down_ms since the start. */
 bool rt_transport_settled (rt_transport_t *self);
 
+/*  Asks to other nodes awaiting their answer, or (past their deadline,
+    given up by their asker) the sweep of their slot. */
+uint32_t rt_transport_pending (rt_transport_t *self);
+
 #endif

@@ -171,3 +171,42 @@ def test_scripts_cluster_start_status_stop(tmp_path):
     finally:
         out = subprocess.run([script, "stop"], env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.count("stopped") == 2, out.stdout + out.stderr
+
+
+def _gauge(url, name):
+    for line in requests.get(url + "/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_remote_asks_past_their_deadline_are_swept(tmp_path):
+    """An ask to a peer that stopped answering, but is not yet declared
+    down, gives up at its deadline; its slot is swept soon after, not
+    kept until the peer is declared down."""
+    import signal
+    c = Cluster(BIN / "pasar", tmp_path, 2, extra_toml="[runtime]\nask_timeout_ms = 300\n",
+                peer_down_ms=20000).start()
+    try:
+        emails = [f"swept{k}@example.com" for k in range(12)]
+        for e in emails:
+            assert _register(c.url("n1"), e).status_code == 201
+        assert _gauge(c.url("n1"), "pasar_remote_asks_pending") == 0
+        c.procs["n2"].send_signal(signal.SIGSTOP)
+        try:
+            gave_up = 0
+            for e in emails:
+                r = _login(c.url("n1"), e)
+                assert r.status_code in (201, 503, 504), r.text
+                gave_up += r.status_code != 201
+            assert gave_up, "no login needed the stopped node"
+            deadline = time.monotonic() + 2
+            while (pending := _gauge(c.url("n1"), "pasar_remote_asks_pending")) \
+                    and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert pending == 0, f"{pending} asks still held with the peer not yet down"
+        finally:
+            c.procs["n2"].send_signal(signal.SIGCONT)
+    finally:
+        codes = c.stop()
+        assert set(codes.values()) <= {0, -9}, codes
