@@ -761,10 +761,10 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
 #define ED_STOP_POKE_MS 10
 
 typedef struct {
-    int  ports[8];
-    int  families[8];
-    int  n;
-    bool done;                  /* atomic */
+    struct sockaddr_storage addr[8];    /* loopback, at each listening port */
+    socklen_t len[8];
+    int       n;
+    bool      done;                     /* atomic */
 } s_waker_t;
 
 static void *
@@ -773,20 +773,11 @@ s_waker_main (void *arg)
     s_waker_t *w = arg;
     while (!__atomic_load_n (&w->done, __ATOMIC_ACQUIRE)) {
         for (int i = 0; i < w->n; i++) {
-            int fd = socket (w->families[i], SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd < 0)
-                continue;
-            if (w->families[i] == AF_INET6) {
-                struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT,
-                                          .sin6_port = htons ((uint16_t) w->ports[i]) };
-                (void) connect (fd, (struct sockaddr *) &a, sizeof a);
+            int fd = socket (w->addr[i].ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0) {
+                (void) connect (fd, (struct sockaddr *) &w->addr[i], w->len[i]);
+                close (fd);
             }
-            else {
-                struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK),
-                                         .sin_port = htons ((uint16_t) w->ports[i]) };
-                (void) connect (fd, (struct sockaddr *) &a, sizeof a);
-            }
-            close (fd);
         }
         usleep (ED_STOP_POKE_MS * 1000);
     }
@@ -799,9 +790,20 @@ s_stop_civetweb (struct mg_context *ctx)
     s_waker_t w = { .n = 0 };
     struct mg_server_port sp[8];
     int n = mg_get_server_ports (ctx, 8, sp);
-    for (int i = 0; i < n && w.n < 8; i++) {
-        w.ports[w.n] = sp[i].port;
-        w.families[w.n++] = sp[i].protocol == 2 ? AF_INET6 : AF_INET;
+    for (int i = 0; i < n && w.n < 8; i++, w.n++) {
+        uint16_t port = htons ((uint16_t) sp[i].port);
+        if (sp[i].protocol == 2) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *) &w.addr[w.n];
+            *a = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = port,
+                                         .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+            w.len[w.n] = sizeof *a;
+        }
+        else {
+            struct sockaddr_in *a = (struct sockaddr_in *) &w.addr[w.n];
+            *a = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = port,
+                                        .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+            w.len[w.n] = sizeof *a;
+        }
     }
     pthread_t t;
     bool poking = w.n > 0 && pthread_create (&t, NULL, s_waker_main, &w) == 0;
