@@ -7,7 +7,8 @@
       WALLET_TRANSFER (source)  debits now (entry transfer_out), counts the
                                 amount in_transit, sends WALLET_CREDIT
       WALLET_CREDIT (target)    credits (entry transfer_in) and answers
-                                AC_MSG_POSTED, or AC_MSG_VOIDED if it cannot
+                                AC_MSG_POSTED, or AC_MSG_VOIDED if it cannot,
+                                as the credit's receipt (rt_ctx_receipt)
       AC_MSG_POSTED (source)    the amount is no longer in transit
       AC_MSG_VOIDED (source)    it comes back (entry transfer_void)
 
@@ -408,15 +409,18 @@ s_transfer (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     ac_enc_reply (ctx, 201, &e);
 }
 
-/*  Answer a two-phase credit's sender: POST (landed) or VOID. */
+/*  Answer a two-phase credit's sender: POST (landed) or VOID. A receipt,
+    not a message of its own: the sender's turn that settles the transfer
+    also deletes the credit from its outbox, so the answer costs no outbox
+    entry, delivery or dedup mark of its own. */
 static void
-s_answer (rt_ctx_t *ctx, const rt_addr_t *to, uint16_t msg_type, const char *ref)
+s_answer (rt_ctx_t *ctx, uint16_t msg_type, const char *ref)
 {
     ac_enc_t e;
     ac_enc_init (&e);
     ac_enc_map (&e, 1);
     ac_enc_str (&e, "ref", ref);
-    if (rt_ctx_send (ctx, to->type, to->key, to->len, msg_type, e.sb.data, e.sb.size))
+    if (rt_ctx_receipt (ctx, msg_type, e.sb.data, e.sb.size))
         rt_ctx_abort (ctx);     /* redelivered: the credit is tried again whole */
     ac_enc_free (&e);
 }
@@ -446,7 +450,7 @@ s_credit (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     if (w->balance > AC_BALANCE_MAX - amount) {
         rt_log ("warn", "ledger.credit_overflow", "\"ref\":\"%s\"", ref);
         if (post)
-            s_answer (ctx, msg->from, AC_MSG_VOIDED, ref);
+            s_answer (ctx, AC_MSG_VOIDED, ref);
         return;
     }
     w->balance += amount;
@@ -455,7 +459,7 @@ s_credit (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         return;
     }
     if (post)
-        s_answer (ctx, msg->from, AC_MSG_POSTED, ref);
+        s_answer (ctx, AC_MSG_POSTED, ref);
 }
 
 /*  The answer to a credit this wallet sent: POSTED (it landed: no longer

@@ -127,6 +127,18 @@ int rt_ctx_reject (rt_ctx_t *ctx, int status, const void *body, size_t len);
 int rt_ctx_send (rt_ctx_t *ctx, uint16_t type, const char *key, size_t klen,
                  uint16_t msg_type, const void *body, size_t len);
 
+/*  Answer the outbox message being handled (rt_ctx_send) with a verdict:
+    once this turn is durable, the sender gets msg_type with body as a turn
+    of its own, exactly once. That turn also deletes the sender's outbox
+    entry, in its commit: one message settles a two-step exchange (a
+    credit and its "posted") where an answering rt_ctx_send takes two,
+    each with its own acknowledgement and deletion. Until then the verdict
+    is kept with the dedup mark, so a redelivered message gets it again.
+    The sender's handler sees msg->from = this actor. At most one per turn,
+    body at most RT_RECEIPT_MAX_BYTES - 2; RT_EINVAL for a message that did
+    not come from an outbox. */
+int rt_ctx_receipt (rt_ctx_t *ctx, uint16_t msg_type, const void *body, size_t len);
+
 /*  Volatile, at-most-once message (released after this turn commits, lost
     if the receiver's node or mailbox refuses). For notifications whose
     loss is harmless. Returns 0 or an rt_err_t. */

@@ -71,7 +71,7 @@ rt_is_local (rt_runtime_t *rt, uint64_t hash)
 }
 
 void
-rt_src_ack (rt_runtime_t *rt, uint32_t shard, uint64_t seq)
+rt_src_ack (rt_runtime_t *rt, uint32_t shard, uint64_t seq, const uint8_t *receipt, size_t rlen)
 {
     /*  The sender's outbox is where its shard's data is: here (also while
         it is leaving: the ack is then dropped, its new owner redelivers
@@ -79,17 +79,19 @@ rt_src_ack (rt_runtime_t *rt, uint32_t shard, uint64_t seq)
     uint32_t st = RT_SH_STATE (rt_owner_word (rt->owner, shard));
     rt_placement_t *p = rt->placement;
     if (st == RT_SH_OWNED || st == RT_SH_OUT || !p || !rt->transport)
-        rt_pump_ack (rt->pump, shard, seq);
+        rt_pump_ack (rt->pump, shard, seq, receipt, rlen);
     else
-        rt_transport_ack (rt->transport, rt_placement_owner (p, shard), shard, seq);
+        rt_transport_ack (rt->transport, rt_placement_owner (p, shard), shard, seq,
+                          receipt, rlen);
 }
 
 void
-rt_src_acked (rt_runtime_t *rt, uint32_t shard, uint64_t seq)
+rt_src_acked (rt_runtime_t *rt, uint32_t shard, uint64_t seq, const uint8_t *receipt,
+              size_t rlen)
 {
     if (rt->pump && shard < rt->opts.shards
         && RT_SH_STATE (rt_owner_word (rt->owner, shard)) == RT_SH_OWNED)
-        rt_pump_ack (rt->pump, shard, seq);
+        rt_pump_ack (rt->pump, shard, seq, receipt, rlen);
 }
 
 void

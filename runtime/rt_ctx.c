@@ -40,6 +40,11 @@ typedef struct {
     bool          ack;              /* tell the sender's pump: processed */
     uint32_t      ack_shard;
     uint64_t      ack_seq;
+    uint8_t      *receipt;          /* rt_ctx_receipt: [type:2][body], in the ack */
+    size_t        rlen;
+    bool          gone;             /* a receipt's turn deleted this outbox entry */
+    uint32_t      gone_shard;
+    uint64_t      gone_seq;
     uint8_t      *rkey;             /* fired reminder that was handled */
     size_t        rklen;
     uint32_t      remind_shard;
@@ -73,7 +78,15 @@ int
 rt_deliver (rt_runtime_t *rt, rt_imsg_t *msg)
 {
     uint32_t shard = (uint32_t) (msg->hash % rt->opts.shards);
-    switch (RT_SH_STATE (rt_owner_word (rt->owner, shard))) {
+    uint32_t st = RT_SH_STATE (rt_owner_word (rt->owner, shard));
+    if (st != RT_SH_OWNED && (msg->flags & RT_MF_RECEIPT)) {
+        /*  A receipt is for the entry in this node's copy of the shard;
+            the shard's next owner redelivers the entry and hears the
+            receipt again. */
+        rt_imsg_free (&msg);
+        return 0;
+    }
+    switch (st) {
         case RT_SH_OWNED:
             break;
         case RT_SH_OUT:
@@ -145,7 +158,9 @@ s_release (rt_outputs_t *o, int err)
     o->outs = NULL;
     if (!err) {
         if (o->ack)
-            rt_src_ack (rt, o->ack_shard, o->ack_seq);
+            rt_src_ack (rt, o->ack_shard, o->ack_seq, o->receipt, o->rlen);
+        if (o->gone)
+            rt_pump_gone (rt->pump, o->gone_shard, o->gone_seq);
         if (o->rkey)
             rt_timer_done (rt->timer, o->rkey, o->rklen);
         if (o->remind_min_due)
@@ -161,6 +176,9 @@ s_release (rt_outputs_t *o, int err)
     o->body = NULL;
     free (o->rkey);
     o->rkey = NULL;
+    free (o->receipt);
+    o->receipt = NULL;
+    o->rlen = 0;
 }
 
 static void
@@ -434,6 +452,24 @@ rt_ctx_send (rt_ctx_t *ctx, uint16_t type, const char *key, size_t klen,
     return 0;
 }
 
+int
+rt_ctx_receipt (rt_ctx_t *ctx, uint16_t msg_type, const void *body, size_t len)
+{
+    S_NOT_IN_QUERY (ctx, RT_EINVAL);
+    if (!(ctx->msg->flags & RT_MF_SRC) || ctx->out.receipt || msg_type >= RT_MSG_TYPES_MAX
+        || len > RT_RECEIPT_MAX_BYTES - 2)
+        return RT_EINVAL;
+    uint8_t *r = malloc (2 + len);
+    if (!r)
+        return s_effect (ctx, RT_ENOMEM);
+    st_put_u16 (r, msg_type);
+    if (len)
+        memcpy (r + 2, body, len);
+    ctx->out.receipt = r;
+    ctx->out.rlen = 2 + len;
+    return 0;
+}
+
 static void
 s_who (rt_ctx_t *ctx, uint8_t *who, size_t *wholen)
 {
@@ -580,6 +616,10 @@ s_abort (rt_ctx_t *ctx, const rt_type_def_t *def, rt_imsg_t *msg, int err)
     ctx->out.nsent = 0;
     ctx->out.remind_min_due = 0;
     ctx->out.ack = false;
+    ctx->out.gone = false;
+    free (ctx->out.receipt);
+    ctx->out.receipt = NULL;
+    ctx->out.rlen = 0;
     free (ctx->out.rkey);
     ctx->out.rkey = NULL;
     free (ctx->out.body);
@@ -640,16 +680,37 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
         size_t vlen;
         uint64_t seq;
         int rc = s_lookup (w, &dk, &v, &vlen, &seq);
-        free (v);
         if (rc == 0) {
             /*  Seen. Acknowledge only once the mark is durable; if it is
-                still in flight the sender's retry will find it there. */
+                still in flight the sender's retry will find it there. The
+                mark holds the receipt the first turn gave, if any: the
+                sender has not handled it yet, or its entry would be gone
+                and the message would not come again. */
             if (seq == 0)
-                rt_src_ack (rt, msg->src_shard, msg->src_seq);
+                rt_src_ack (rt, msg->src_shard, msg->src_seq, v,
+                            vlen <= RT_RECEIPT_MAX_BYTES ? vlen : 0);
             handled = true;
         }
         else
             mark_dedup = true;
+        free (v);
+    }
+    /*  A receipt runs only while the outbox entry it answers exists: a
+        second one (the message was redelivered before the first receipt's
+        turn committed) finds it gone, or going in a commit still in
+        flight (the overlay), and does nothing. */
+    st_key_t ok;
+    bool ok_live = false;
+    if (!handled && (msg->flags & RT_MF_RECEIPT)) {
+        st_key_begin (&ok, ctx.shard, ST_KIND_OUTBOX);
+        st_key_u64 (&ok, msg->src_seq);
+        uint8_t *v = NULL;
+        size_t vlen;
+        uint64_t seq;
+        int rc = msg->src_shard == ctx.shard ? s_lookup (w, &ok, &v, &vlen, &seq) : 1;
+        free (v);
+        handled = rc != 0 || seq != 0;
+        ok_live = !handled;
     }
     /*  A reminder runs only while its entry exists: one fired twice (its
         first message delayed past the refire time, or fired by the old and
@@ -739,7 +800,8 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
     if (!rc && mark_dedup && !handled) {
         st_key_t lo, hi;
         s_rec (&ctx);
-        rc = st_record_put (ctx.rec, dk.b, dk.len, "", 0);
+        rc = st_record_put (ctx.rec, dk.b, dk.len, ctx.out.receipt ? ctx.out.receipt : (uint8_t *) "",
+                            ctx.out.rlen);
         /*  Marks below the sender's low-water mark can never be needed
             again: those messages are acknowledged and gone from its
             outbox. Dropping them keeps dedup state bounded. */
@@ -750,6 +812,20 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
         ctx.out.ack = true;
         ctx.out.ack_shard = msg->src_shard;
         ctx.out.ack_seq = msg->src_seq;
+    }
+    if (!rc && ok_live) {
+        /*  The entry goes with the turn that handled its receipt, and the
+            shard's high-water mark rises past it, as when the pump
+            deletes one (rt_pump.c). */
+        st_key_t mk;
+        st_key_begin (&mk, ctx.shard, ST_KIND_META);
+        st_key_bytes (&mk, "oseq", 4);
+        rc = st_record_del (s_rec (&ctx), ok.b, ok.len);
+        if (!rc)
+            rc = st_record_put_max (ctx.rec, mk.b, mk.len, msg->src_seq);
+        ctx.out.gone = true;
+        ctx.out.gone_shard = ctx.shard;
+        ctx.out.gone_seq = msg->src_seq;
     }
     if (!rc && (msg->flags & RT_MF_REMINDER) && !handled) {
         rc = st_record_remind_fired (s_rec (&ctx), msg->rkey, msg->rklen);
@@ -804,6 +880,8 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
             rt_kv_put (ov, ik.b, ik.len, iv, ivlen, seq);
         if (mark_dedup && !handled)
             rt_kv_put (ov, dk.b, dk.len, "", 0, seq);
+        if (ok_live)
+            rt_kv_put (ov, ok.b, ok.len, "", 0, seq);      /* going */
         if (rk_live)
             rt_kv_put (ov, rk.b, rk.len, "", 0, seq);      /* going */
     }

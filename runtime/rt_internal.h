@@ -45,6 +45,8 @@ enum {
     RT_MF_KILL     = 1 << 3,    /* control: kill the addressed actor */
     RT_MF_ASKED    = 1 << 4,    /* an actor asked: reply to from/corr_id */
     RT_MF_FENCE    = 1 << 5,    /* control: drop the actors of some shards */
+    RT_MF_RECEIPT  = 1 << 6,    /* a receipt for the outbox entry (src_shard,
+                                   src_seq) of the addressed actor; local only */
 };
 
 /*  One allocation: the struct, then the body and the optional parts. */
@@ -198,10 +200,13 @@ void rt_imsg_fail (rt_runtime_t *rt, rt_imsg_t *msg, int err);
 bool rt_is_local (rt_runtime_t *rt, uint64_t hash);
 
 /*  An outbox entry of (shard, seq) was delivered: tell its pump, here or on
-    the node that owns the shard. */
-void rt_src_ack (rt_runtime_t *rt, uint32_t shard, uint64_t seq);
+    the node that owns the shard, with the receiver's receipt
+    ([msg type:2][body], rlen 0 for none). */
+void rt_src_ack (rt_runtime_t *rt, uint32_t shard, uint64_t seq, const uint8_t *receipt,
+                 size_t rlen);
 /*  A peer said so (transport thread). */
-void rt_src_acked (rt_runtime_t *rt, uint32_t shard, uint64_t seq);
+void rt_src_acked (rt_runtime_t *rt, uint32_t shard, uint64_t seq, const uint8_t *receipt,
+                   size_t rlen);
 
 /*  Create the placement (rt_runtime_new) and the transport (rt_start). */
 int rt_cluster_init (rt_runtime_t *rt, char *err, size_t errlen);
@@ -371,8 +376,13 @@ uint64_t rt_pump_low (rt_pump_t *self, uint32_t shard);
 /*  The entry (shard, seq) holding envelope is durable: deliver it. */
 void rt_pump_sent (rt_pump_t *self, uint32_t shard, uint64_t seq,
                    const uint8_t *env, size_t len);
-/*  The receiver has durably processed (shard, seq). */
-void rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq);
+/*  The receiver has durably processed (shard, seq). Without a receipt the
+    pump deletes the entry; with one it hands the receipt to the sender
+    actor, whose turn deletes it. */
+void rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq, const uint8_t *receipt,
+                  size_t rlen);
+/*  A receipt's turn deleted (shard, seq) durably: forget the entry. */
+void rt_pump_gone (rt_pump_t *self, uint32_t shard, uint64_t seq);
 void rt_pump_stats (rt_pump_t *self, rt_stats_t *acc);
 /*  A shard left (forget its entries: its range is going) or arrived
     (deliver what its outbox holds, number on from its highest). */

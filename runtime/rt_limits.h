@@ -208,6 +208,13 @@
 #define RT_OUTBOX_ACK_TIMEOUT_MS 200
 #define RT_OUTBOX_BACKOFF_MAX_MS 5000
 
+/*  A receipt (rt_ctx_receipt): the receiver's verdict on an outbox
+    message, [msg type:2][body]. It is kept in the receiver's dedup mark
+    until the sender has handled it, and travels in every acknowledgement
+    of that message, so it is a verdict ("posted", with the reference it
+    settles), not a payload. */
+#define RT_RECEIPT_MAX_BYTES    256u
+
 /*  A fired reminder not handled within this long (its actor was killed,
     or its node crashed before the commit) fires again. */
 #define RT_REMINDER_REFIRE_MS   30000

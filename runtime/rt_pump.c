@@ -9,6 +9,13 @@
     crashes on either side end in a redelivery, which the receiver's mark
     turns into a no-op: the effect happens once.
 
+    An acknowledgement may carry the receiver's receipt (rt_ctx_receipt).
+    Then the pump does not delete the entry itself: it hands the receipt
+    to the sending actor, whose turn deletes the entry in its own commit
+    and runs only while the entry exists. Until that turn is durable the
+    entry stays and is redelivered on its timer; the receiver's mark
+    keeps the receipt and acknowledges with it again.
+
     Each envelope carries the shard's low-water mark (the lowest sequence
     still in its outbox); receivers drop their marks below it, since those
     messages can never come again. At most RT_OUTBOX_WINDOW messages per
@@ -112,19 +119,72 @@ rt_pump_sent (rt_pump_t *self, uint32_t shard, uint64_t seq, const uint8_t *env,
     pthread_mutex_unlock (&self->bg.lock);
 }
 
-void
-rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq)
+/*  The sender of entry e gets the receipt as a message of its own, from
+    the receiver. NULL when the entry does not decode (it is parked on its
+    next pass) or memory is short (its redelivery brings the receipt back). */
+static rt_imsg_t *
+s_receipt_msg (const pe_t *e, uint32_t shard, const uint8_t *receipt, size_t rlen)
 {
-    if (shard >= self->shards)
-        return;                 /* another node's shard: issue 4's transport */
+    rt_envelope_t env;
+    rt_addr_t from, to;
+    if (rt_envelope_decode (e->env, e->len, &env) || !env.from_type
+        || rt_addr_set (&to, env.from_type, (const char *) env.from_key.ptr, env.from_key.len)
+        || rt_addr_set (&from, env.to_type, (const char *) env.to_key.ptr, env.to_key.len))
+        return NULL;
+    rt_imsg_t *m = rt_imsg_new (&to, st_get_u16 (receipt), receipt + 2, rlen - 2, 0, 0, 0,
+                                false);
+    if (!m)
+        return NULL;
+    m->from = from;
+    m->flags = RT_MF_RECEIPT;
+    m->src_shard = shard;
+    m->src_seq = e->seq;
+    return m;
+}
+
+void
+rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq, const uint8_t *receipt,
+             size_t rlen)
+{
+    if (shard >= self->shards || (rlen && (rlen < 2 || rlen > RT_RECEIPT_MAX_BYTES)))
+        return;
+    rt_imsg_t *m = NULL;
     pthread_mutex_lock (&self->bg.lock);
     for (pe_t *e = self->head[shard]; e && e->seq <= seq; e = e->next) {
-        if (e->seq == seq && e->state != PE_DELETING) {
+        if (e->seq != seq || e->state == PE_DELETING)
+            continue;
+        if (rlen)
+            /*  The sender's turn deletes the entry. Till then it stays
+                SENT: if that turn is lost, the redelivery on the entry's
+                timer brings the receipt back. */
+            m = s_receipt_msg (e, shard, receipt, rlen);
+        else {
             e->state = PE_ACKED;
             self->kick = true;
             pthread_cond_signal (&self->bg.cv);
-            break;
         }
+        break;
+    }
+    pthread_mutex_unlock (&self->bg.lock);
+    if (m)
+        rt_deliver (self->rt, m);
+}
+
+void
+rt_pump_gone (rt_pump_t *self, uint32_t shard, uint64_t seq)
+{
+    if (shard >= self->shards)
+        return;
+    pthread_mutex_lock (&self->bg.lock);
+    for (pe_t **pp = &self->head[shard]; *pp && (*pp)->seq <= seq; pp = &(*pp)->next) {
+        pe_t *e = *pp;
+        if (e->seq != seq)
+            continue;
+        *pp = e->next;
+        free (e->env);
+        free (e);
+        self->pending--;
+        break;
     }
     pthread_mutex_unlock (&self->bg.lock);
 }

@@ -259,14 +259,20 @@ rt_transport_reload (rt_transport_t *self, const rt_node_conf_t *nodes, size_t n
     return self->err[0] ? RT_ECONFIG : 0;
 }
 
+/*  'A' [shard:4][seq:8][receipt]: a receipt of at least its type, or none. */
 void
-rt_transport_ack (rt_transport_t *self, uint32_t node, uint32_t shard, uint64_t seq)
+rt_transport_ack (rt_transport_t *self, uint32_t node, uint32_t shard, uint64_t seq,
+                  const uint8_t *receipt, size_t rlen)
 {
-    uint8_t wire[13] = { 'A' };
+    uint8_t wire[13 + RT_RECEIPT_MAX_BYTES] = { 'A' };
+    if (rlen > RT_RECEIPT_MAX_BYTES)
+        return;                                 /* never stored that way */
     s_put32 (wire + 1, shard);
     s_put64 (wire + 5, seq);
+    if (rlen)
+        memcpy (wire + 13, receipt, rlen);
     pipe_head_t head = { .peer = node };
-    s_post (self, &head, wire, sizeof wire);    /* lost: the sender retries */
+    s_post (self, &head, wire, 13 + rlen);      /* lost: the sender retries */
 }
 
 int
@@ -569,8 +575,8 @@ s_from_peer (rt_transport_t *self, zmsg_t *msg)
         case 'R': s_on_answer (self, d, len); break;
         case 'Q': s_on_query (self, peer, d, len); break;
         case 'A':
-            if (len == 13)
-                rt_src_acked (self->rt, s_get32 (d + 1), s_get64 (d + 5));
+            if (len == 13 || (len >= 13 + 2 && len <= 13 + RT_RECEIPT_MAX_BYTES))
+                rt_src_acked (self->rt, s_get32 (d + 1), s_get64 (d + 5), d + 13, len - 13);
             break;
         case 'B':
             if (self->on_broadcast)

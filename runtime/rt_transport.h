@@ -71,8 +71,10 @@ void rt_transport_call (rt_transport_t *self, uint32_t node, uint16_t service,
                         int64_t deadline_ms);
 /*  Nodes in the table (grows on reload; leaving ones stay). */
 uint32_t rt_transport_nodes (rt_transport_t *self);
-/*  Tell node that outbox entry (shard, seq) was delivered. */
-void rt_transport_ack (rt_transport_t *self, uint32_t node, uint32_t shard, uint64_t seq);
+/*  Tell node that outbox entry (shard, seq) was delivered, with the
+    receiver's receipt (rlen 0: none; at most RT_RECEIPT_MAX_BYTES). */
+void rt_transport_ack (rt_transport_t *self, uint32_t node, uint32_t shard, uint64_t seq,
+                       const uint8_t *receipt, size_t rlen);
 
 /*  Every other node gets fn (payload) of rt_transport_on_broadcast, at most
     once, if it is up. */

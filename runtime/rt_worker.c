@@ -370,7 +370,7 @@ s_route (rt_worker_t *self, rt_imsg_t *msg)
     uint32_t st = RT_SH_STATE (rt_owner_word (self->rt->owner,
                                               (uint32_t) (msg->hash % self->rt->opts.shards)));
     if (st != RT_SH_OWNED) {
-        if (msg->flags & RT_MF_KILL)
+        if (msg->flags & (RT_MF_KILL | RT_MF_RECEIPT))
             rt_imsg_free (&msg);
         else
             rt_deliver (self->rt, msg);

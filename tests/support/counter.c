@@ -77,6 +77,38 @@ s_send_inc (rt_ctx_t *ctx, void *state, const rt_msg_t *m)
 }
 
 static void
+s_send_receipted (rt_ctx_t *ctx, void *state, const rt_msg_t *m)
+{
+    (void) state;
+    int rc = rt_ctx_send (ctx, COUNTER_TYPE, (const char *) m->body, m->body_len,
+                          CTR_INC_RECEIPTED, NULL, 0);
+    rt_ctx_reply (ctx, rc ? 500 : 202, NULL, 0);
+}
+
+static void
+s_inc_receipted (rt_ctx_t *ctx, void *state, const rt_msg_t *m)
+{
+    (void) m;
+    counter_t *c = state;
+    if (rt_ctx_receipt (ctx, CTR_RECEIPT, "r", 1)) {
+        rt_ctx_reject (ctx, 400, NULL, 0);
+        return;
+    }
+    c->value += 1;
+    rt_ctx_changed (ctx);
+}
+
+static void
+s_receipt (rt_ctx_t *ctx, void *state, const rt_msg_t *m)
+{
+    counter_t *c = state;
+    if (!m->from || m->body_len != 1 || m->body[0] != 'r')
+        return;
+    c->value += 1;
+    rt_ctx_changed (ctx);
+}
+
+static void
 s_remind (rt_ctx_t *ctx, void *state, const rt_msg_t *m)
 {
     (void) state;
@@ -195,6 +227,8 @@ const rt_type_def_t counter_type = {
         [CTR_REMIND] = s_remind, [CTR_TICK] = s_tick, [CTR_ABORT] = s_abort,
         [CTR_SLOW] = s_slow, [CTR_PING] = s_ping, [CTR_NOOP] = s_noop,
         [CTR_ASK_GET] = s_ask_get, [RT_MSG_REPLY] = s_reply, [CTR_BAD_QUERY] = s_inc,
+        [CTR_SEND_RECEIPTED] = s_send_receipted, [CTR_INC_RECEIPTED] = s_inc_receipted,
+        [CTR_RECEIPT] = s_receipt,
     },
     .reads = 1ull << CTR_GET | 1ull << CTR_NOOP | 1ull << CTR_BAD_QUERY,
     .index = s_index,

@@ -19,6 +19,10 @@ enum {
                            reply (RT_MSG_REPLY) adds it to its own */
     CTR_BAD_QUERY,      /* declared a query (reads) but changes the value:
                            rt_read must refuse it and keep nothing */
+    CTR_SEND_RECEIPTED, /* body: target key; durable send of CTR_INC_RECEIPTED */
+    CTR_INC_RECEIPTED,  /* value += 1, answered by a receipt CTR_RECEIPT; 400
+                           when not from an outbox (no receipt possible) */
+    CTR_RECEIPT,        /* value += 1: the sender counts its receipts */
 };
 
 extern const rt_type_def_t counter_type;

@@ -17,6 +17,7 @@
 
 #include "runtime/rt_runtime.h"
 #include "runtime/rt_error.h"
+#include "runtime/rt_internal.h"      /* rt_worker_for: to place two actors apart */
 #include "store/st_store.h"
 #include "store/st_keys.h"
 #include "tests/support/counter.h"
@@ -528,6 +529,155 @@ test_outbox_exactly_once (void **state)
     rt_runtime_destroy (&rt);
 }
 
+/*  The senders' values: how many receipts each has handled; -1 while one
+    cannot answer (a full mailbox) when tolerant. */
+static long long
+s_receipts_try (rt_runtime_t *rt, int nsrc, bool tolerant)
+{
+    long long sum = 0;
+    for (int i = 0; i < nsrc; i++) {
+        char src[16];
+        long long v = -1;
+        snprintf (src, sizeof src, "rsrc%d", i);
+        if (!tolerant)
+            v = s_get (rt, src);
+        else if (counter_ask (rt, src, CTR_GET, NULL, &v, 5000) != 200)
+            return -1;
+        sum += v;
+    }
+    return sum;
+}
+
+static long long
+s_receipts (rt_runtime_t *rt, int nsrc)
+{
+    return s_receipts_try (rt, nsrc, false);
+}
+
+/*  Wait until dst counts want and the senders have handled want receipts,
+    and the outboxes are empty. */
+static void
+s_await_receipts (rt_runtime_t *rt, int nsrc, long long want)
+{
+    rt_stats_t st = { 0 };
+    for (int i = 0; i < 300; i++) {
+        rt_stats (rt, &st);
+        if (s_receipts_try (rt, nsrc, true) == want && s_get (rt, "rdst") == want
+            && !st.outbox_pending)
+            break;
+        usleep (20000);
+    }
+    assert_int_equal (s_get (rt, "rdst"), want);
+    assert_int_equal (s_receipts (rt, nsrc), want);
+    assert_int_equal (st.outbox_pending, 0);
+}
+
+/*  A receipt settles the exchange: each message counted once by the
+    receiver and its receipt once by the sender, whose turn deletes the
+    outbox entry. Receivers killed while messages arrive, senders killed
+    while their receipts wait in the mailbox (they are lost, the entries
+    are redelivered, the dedup mark answers with the same receipt), and a
+    stop with everything in flight: the counts stay exact. */
+static void
+test_outbox_receipts_once (void **state)
+{
+    (void) state;
+    enum { NSRC = 5, N = 60 };
+    rt_runtime_t *rt = s_open (NULL);
+    for (int i = 0; i < N; i++) {
+        char src[16];
+        snprintf (src, sizeof src, "rsrc%d", i % NSRC);
+        assert_int_equal (counter_ask (rt, src, CTR_SEND_RECEIPTED, "rdst", NULL, 5000), 202);
+        if (i % 10 == 5) {
+            rt_kill (rt, COUNTER_TYPE, "rdst", 4);
+            rt_kill (rt, COUNTER_TYPE, src, strlen (src));
+        }
+    }
+    s_await_receipts (rt, NSRC, N);
+
+    /*  Stop with sends, deliveries and receipts in flight; the restart
+        finishes them, each once. */
+    for (int i = 0; i < N; i++) {
+        char src[16];
+        snprintf (src, sizeof src, "rsrc%d", i % NSRC);
+        assert_int_equal (counter_ask (rt, src, CTR_SEND_RECEIPTED, "rdst", NULL, 5000), 202);
+    }
+    rt_runtime_destroy (&rt);
+    rt = s_open (NULL);
+    s_await_receipts (rt, NSRC, 2 * N);
+    usleep (RT_OUTBOX_ACK_TIMEOUT_MS * 1000 * 2);
+    assert_int_equal (s_receipts (rt, NSRC), 2 * N);
+
+    /*  Nothing to answer with a receipt when the message did not come
+        from an outbox: refused, nothing changes. */
+    assert_int_equal (counter_ask (rt, "rdst", CTR_INC_RECEIPTED, NULL, NULL, 5000), 400);
+    assert_int_equal (s_get (rt, "rdst"), 2 * N);
+    rt_runtime_destroy (&rt);
+}
+
+/*  A receipt refused by the sender's full mailbox is not lost: the entry
+    is still in the outbox, its redelivery meets the receiver's dedup mark,
+    and the mark answers with the receipt it kept. */
+static void
+test_outbox_receipt_refused_comes_again (void **state)
+{
+    (void) state;
+    enum { N = 12 };
+    rt_options_t o = { .mailbox_max = 16 };
+    rt_runtime_t *rt = s_open (&o);
+    /*  A sender on the other worker, so that each can be kept busy alone. */
+    char src[16];
+    int nsrc = 0;
+    do
+        snprintf (src, sizeof src, "rsrc%d", nsrc++);
+    while (rt_worker_for (rt, rt_hash (COUNTER_TYPE, src, strlen (src)))
+           == rt_worker_for (rt, rt_hash (COUNTER_TYPE, "rdst", 4)));
+    rt_request_t slow = { .to_type = COUNTER_TYPE, .to_key = "rdst", .to_key_len = 4,
+                          .msg_type = CTR_SLOW, .body = "600", .body_len = 3 };
+    assert_int_equal (rt_tell (rt, &slow), 0);     /* the messages wait at rdst */
+    for (int i = 0; i < N; i++)
+        assert_int_equal (counter_ask (rt, src, CTR_SEND_RECEIPTED, "rdst", NULL, 5000), 202);
+    /*  The sender is busy, its mailbox full, when the receipts come. */
+    slow.to_key = src;
+    slow.to_key_len = strlen (src);
+    slow.body = "1200";
+    slow.body_len = 4;
+    assert_int_equal (rt_tell (rt, &slow), 0);
+    usleep (20000);
+    rt_request_t zero = { .to_type = COUNTER_TYPE, .to_key = src, .to_key_len = strlen (src),
+                          .msg_type = CTR_INC, .body = "0", .body_len = 1 };
+    for (int i = 0; i < 16; i++)
+        assert_int_equal (rt_tell (rt, &zero), 0);
+    s_await_receipts (rt, nsrc, N);
+    rt_stats_t st;
+    rt_stats (rt, &st);
+    assert_true (st.refused_overloaded > 0);
+    assert_true (st.outbox_redelivered > 0);
+
+    /*  Receipts that wait in the busy sender's mailbox past the
+        redelivery timer come twice: the second finds its entry going or
+        gone and does nothing. */
+    slow.to_key = "rdst";
+    slow.to_key_len = 4;
+    slow.body = "300";
+    slow.body_len = 3;
+    assert_int_equal (rt_tell (rt, &slow), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal (counter_ask (rt, src, CTR_SEND_RECEIPTED, "rdst", NULL, 5000), 202);
+    slow.to_key = src;
+    slow.to_key_len = strlen (src);
+    slow.body = "1500";
+    slow.body_len = 4;
+    assert_int_equal (rt_tell (rt, &slow), 0);
+    uint64_t before = st.outbox_redelivered;
+    s_await_receipts (rt, nsrc, 2 * N);
+    rt_stats (rt, &st);
+    assert_true (st.outbox_redelivered > before);
+    usleep (RT_OUTBOX_ACK_TIMEOUT_MS * 1000 * 2);
+    assert_int_equal (s_receipts (rt, nsrc), 2 * N);
+    rt_runtime_destroy (&rt);
+}
+
 /*  Inside the runtime an ask does not block: the answer comes back to the
     asking actor as an RT_MSG_REPLY message with the correlation id. */
 static void
@@ -812,6 +962,9 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_reminder_fires, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reminder_after_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_outbox_exactly_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_outbox_receipts_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_outbox_receipt_refused_comes_again, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_actor_ask_reply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_requests, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_random_kills, s_setup, s_teardown),
