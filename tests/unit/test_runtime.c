@@ -618,6 +618,28 @@ test_outbox_receipts_once (void **state)
 /*  A receipt refused by the sender's full mailbox is not lost: the entry
     is still in the outbox, its redelivery meets the receiver's dedup mark,
     and the mark answers with the receipt it kept. */
+/*  Keep key's actor busy for ms (told, not asked). */
+static void
+s_busy (rt_runtime_t *rt, const char *key, const char *ms)
+{
+    rt_request_t slow = { .to_type = COUNTER_TYPE, .to_key = key, .to_key_len = strlen (key),
+                          .msg_type = CTR_SLOW, .body = ms, .body_len = strlen (ms) };
+    assert_int_equal (rt_tell (rt, &slow), 0);
+}
+
+/*  rdst busy for ms while src sends it n messages, each answered by a
+    receipt; then src busy for src_ms, so the receipts all come to a busy
+    sender. */
+static void
+s_receipts_to_busy (rt_runtime_t *rt, const char *src, int n, const char *ms,
+                    const char *src_ms)
+{
+    s_busy (rt, "rdst", ms);
+    for (int i = 0; i < n; i++)
+        assert_int_equal (counter_ask (rt, src, CTR_SEND_RECEIPTED, "rdst", NULL, 5000), 202);
+    s_busy (rt, src, src_ms);
+}
+
 static void
 test_outbox_receipt_refused_comes_again (void **state)
 {
@@ -632,17 +654,8 @@ test_outbox_receipt_refused_comes_again (void **state)
         snprintf (src, sizeof src, "rsrc%d", nsrc++);
     while (rt_worker_for (rt, rt_hash (COUNTER_TYPE, src, strlen (src)))
            == rt_worker_for (rt, rt_hash (COUNTER_TYPE, "rdst", 4)));
-    rt_request_t slow = { .to_type = COUNTER_TYPE, .to_key = "rdst", .to_key_len = 4,
-                          .msg_type = CTR_SLOW, .body = "600", .body_len = 3 };
-    assert_int_equal (rt_tell (rt, &slow), 0);     /* the messages wait at rdst */
-    for (int i = 0; i < N; i++)
-        assert_int_equal (counter_ask (rt, src, CTR_SEND_RECEIPTED, "rdst", NULL, 5000), 202);
-    /*  The sender is busy, its mailbox full, when the receipts come. */
-    slow.to_key = src;
-    slow.to_key_len = strlen (src);
-    slow.body = "1200";
-    slow.body_len = 4;
-    assert_int_equal (rt_tell (rt, &slow), 0);
+    /*  The sender's mailbox is full when the receipts come. */
+    s_receipts_to_busy (rt, src, N, "600", "1200");
     usleep (20000);
     rt_request_t zero = { .to_type = COUNTER_TYPE, .to_key = src, .to_key_len = strlen (src),
                           .msg_type = CTR_INC, .body = "0", .body_len = 1 };
@@ -657,19 +670,8 @@ test_outbox_receipt_refused_comes_again (void **state)
     /*  Receipts that wait in the busy sender's mailbox past the
         redelivery timer come twice: the second finds its entry going or
         gone and does nothing. */
-    slow.to_key = "rdst";
-    slow.to_key_len = 4;
-    slow.body = "300";
-    slow.body_len = 3;
-    assert_int_equal (rt_tell (rt, &slow), 0);
-    for (int i = 0; i < N; i++)
-        assert_int_equal (counter_ask (rt, src, CTR_SEND_RECEIPTED, "rdst", NULL, 5000), 202);
-    slow.to_key = src;
-    slow.to_key_len = strlen (src);
-    slow.body = "1500";
-    slow.body_len = 4;
-    assert_int_equal (rt_tell (rt, &slow), 0);
     uint64_t before = st.outbox_redelivered;
+    s_receipts_to_busy (rt, src, N, "300", "1500");
     s_await_receipts (rt, nsrc, 2 * N);
     rt_stats (rt, &st);
     assert_true (st.outbox_redelivered > before);
