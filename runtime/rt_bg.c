@@ -1,4 +1,5 @@
 /*  rt_bg.c - a background thread with a lock, a wake-up and a stop flag */
+#define _GNU_SOURCE             /* pthread_setname_np */
 #include "rt_bg.h"
 #include "rt_error.h"
 #include "rt_time.h"
@@ -12,10 +13,11 @@ rt_bg_init (rt_bg_t *bg)
 }
 
 int
-rt_bg_start (rt_bg_t *bg, void *(*fn) (void *), void *arg)
+rt_bg_start (rt_bg_t *bg, void *(*fn) (void *), void *arg, const char *name)
 {
     if (pthread_create (&bg->thread, NULL, fn, arg))
         return RT_ENOMEM;
+    pthread_setname_np (bg->thread, name);
     bg->running = true;
     return 0;
 }

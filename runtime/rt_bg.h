@@ -23,8 +23,10 @@ typedef struct {
 } rt_bg_t;
 
 void rt_bg_init (rt_bg_t *bg);
-/*  Returns 0 or RT_ENOMEM. */
-int  rt_bg_start (rt_bg_t *bg, void *(*fn) (void *), void *arg);
+/*  Returns 0 or RT_ENOMEM. name (at most 15 characters) is the thread's
+    name in top -H, perf and /proc: one per job, so an operator sees which
+    one is busy. */
+int  rt_bg_start (rt_bg_t *bg, void *(*fn) (void *), void *arg, const char *name);
 /*  Set stop, wake the thread and join it; no-op if not running. */
 void rt_bg_stop (rt_bg_t *bg);
 /*  Wake the thread (takes the lock). */

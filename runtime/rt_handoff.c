@@ -574,7 +574,7 @@ rt_handoff_new (rt_runtime_t *rt)
 int
 rt_handoff_start (rt_handoff_t *self)
 {
-    return rt_bg_start (&self->bg, s_main, self);
+    return rt_bg_start (&self->bg, s_main, self, "pasar-handoff");
 }
 
 void

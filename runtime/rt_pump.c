@@ -478,7 +478,7 @@ rt_pump_adopt_shard (rt_pump_t *self, uint32_t shard)
 int
 rt_pump_start (rt_pump_t *self)
 {
-    return rt_bg_start (&self->bg, s_pump_main, self);
+    return rt_bg_start (&self->bg, s_pump_main, self, "pasar-pump");
 }
 
 void

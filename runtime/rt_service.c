@@ -84,7 +84,7 @@ rt_services_new (rt_runtime_t *rt)
 int
 rt_services_start (rt_services_t *self)
 {
-    return rt_bg_start (&self->bg, s_thread, self);
+    return rt_bg_start (&self->bg, s_thread, self, "pasar-service");
 }
 
 void

@@ -248,7 +248,7 @@ rt_timer_new (rt_runtime_t *rt)
 int
 rt_timer_start (rt_timer_t *self)
 {
-    return rt_bg_start (&self->bg, s_timer_main, self);
+    return rt_bg_start (&self->bg, s_timer_main, self, "pasar-timer");
 }
 
 void

@@ -3,6 +3,7 @@
     CURVE everywhere, heartbeats, remote asks
     =========================================================================
 */
+#define _GNU_SOURCE             /* pthread_setname_np */
 #include <czmq.h>
 #include <stdatomic.h>
 #include "rt_internal.h"
@@ -755,6 +756,7 @@ static void
 s_actor (zsock_t *pipe, void *arg)
 {
     rt_transport_t *self = arg;
+    pthread_setname_np (pthread_self (), "pasar-transport");
     /*  zactor_new waits for this one signal; self->err tells it how the
         start went (written before the signal, so it sees it). */
     if (s_sockets (self)) {

@@ -14,6 +14,8 @@
     of max_resident_actors — but only once their last commit is durable.
     =========================================================================
 */
+#define _GNU_SOURCE             /* pthread_setname_np */
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -602,6 +604,9 @@ rt_worker_start (rt_worker_t *self)
 {
     if (pthread_create (&self->thread, NULL, s_worker_main, self))
         return RT_ENOMEM;
+    char name[16];
+    snprintf (name, sizeof name, "pasar-worker-%u", self->index % 100);
+    pthread_setname_np (self->thread, name);
     self->running = true;
     return 0;
 }

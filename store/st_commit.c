@@ -2,6 +2,7 @@
     st_commit.c - records and the group-commit thread
     =========================================================================
 */
+#define _GNU_SOURCE             /* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -328,6 +329,7 @@ st_committer_new (st_store_t *store, const st_commit_options_t *opts)
         free (self);
         return NULL;
     }
+    pthread_setname_np (self->thread, "pasar-commit");
     return self;
 }
 

@@ -330,6 +330,7 @@ st_durable_open (st_store_t *self, char *err, size_t errlen)
         snprintf (err, errlen, "store: cannot start the base copy thread");
         return RT_ENOMEM;
     }
+    pthread_setname_np (self->thread, "pasar-base");
     self->running = true;
     return 0;
 }

@@ -1,5 +1,6 @@
 /*  st_redis.c - the optional Redis client: a bounded connection pool with a
     circuit breaker, a few typed commands, and one subscription thread */
+#define _GNU_SOURCE             /* pthread_setname_np */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
@@ -586,6 +587,7 @@ st_redis_subscribe (st_redis_t *self, const char *channel, st_redis_connect_fn *
     atomic_store (&self->stop, false);
     if (pthread_create (&self->sub, NULL, s_subscriber, self))
         return -1;
+    pthread_setname_np (self->sub, "pasar-redis-sub");
     self->sub_started = true;
     return 0;
 }
