@@ -25,7 +25,16 @@ enum {
 
 /*  Secondary index key spaces are shared by the types of a shard: each
     type's entries start with its own byte. Listings: 'm' 's' 'a' 'c' 'w'
-    (ac_search.h). Ledger: 'L' (ac_ledger.h). */
+    (ac_search.h). Ledger: 'L' (ac_ledger.h). Users: 'U' (below). */
+
+/*  A user's index entries, what the edge checks on every request, read
+    with rt_index_read instead of decoding the user's state:
+        'U' 'x' USER                    -> status   the user exists
+        'U' 's' [len:1] USER SESSION    -> status   one per live session
+    The key of one into k (AC_USER_IX_KEY_MAX bytes); sid NULL for the
+    first. Returns its length, 0 if user or sid is too long. */
+#define AC_USER_IX_KEY_MAX (3 + RT_KEY_MAX + 32)
+size_t ac_user_ix_key (uint8_t k[AC_USER_IX_KEY_MAX], const char *user, const char *sid);
 
 /*  user messages */
 enum {

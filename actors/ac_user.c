@@ -600,6 +600,42 @@ s_listings_delta (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     rt_ctx_changed (ctx);
 }
 
+size_t
+ac_user_ix_key (uint8_t k[AC_USER_IX_KEY_MAX], const char *user, const char *sid)
+{
+    size_t ulen = strlen (user), slen = sid ? strlen (sid) : 0;
+    if (ulen > RT_KEY_MAX || slen >= 32)
+        return 0;
+    k[0] = 'U';
+    k[1] = sid ? 's' : 'x';
+    size_t n = 2;
+    if (sid)
+        k[n++] = (uint8_t) ulen;    /* so that no user + session is another's */
+    memcpy (k + n, user, ulen);
+    if (slen)
+        memcpy (k + n + ulen, sid, slen);
+    return n + ulen + slen;
+}
+
+/*  The entries the edge reads on every request (ac_types.h): kept in the
+    same commit as the state, so they say exactly what USER_SESSION_CHECK
+    and USER_PUBLIC would. */
+static void
+s_index (const rt_addr_t *addr, const void *state, rt_index_emit_fn *emit, void *sink)
+{
+    (void) addr;
+    const user_t *u = state;
+    if (!u->exists)
+        return;
+    uint8_t k[AC_USER_IX_KEY_MAX];
+    size_t st = strlen (u->status), n = ac_user_ix_key (k, u->id, NULL);
+    if (n)
+        emit (sink, k, n, u->status, st);
+    for (size_t i = 0; i < u->nsessions; i++)
+        if ((n = ac_user_ix_key (k, u->id, u->sessions[i].id)))
+            emit (sink, k, n, u->status, st);
+}
+
 const rt_type_def_t ac_user_type = {
     .name = "user",
     .state_version = 2,
@@ -615,4 +651,5 @@ const rt_type_def_t ac_user_type = {
                   [USER_LISTING_NEW] = s_listing_new, [USER_LISTINGS_DELTA] = s_listings_delta },
     .reads = 1ull << USER_GET | 1ull << USER_AUTH | 1ull << USER_PUBLIC | 1ull << USER_SESSIONS
              | 1ull << USER_SESSION_CHECK,
+    .index = s_index,
 };

@@ -8,6 +8,7 @@
 #include "ed_acct.h"
 #include "ed_mp.h"
 #include "ed_server.h"
+#include "actors/ac_types.h"
 
 /*  Concurrent password hashes per node: argon2id with OWASP's parameters
     (19 MiB, 2 passes) costs ~21 ms of a core here (measured) and 19 MiB
@@ -125,6 +126,21 @@ ed_acct_read (ed_req_t *req, uint16_t type, const char *key, uint16_t msg, const
     };
     const ed_options_t *o = ed_server_options (ed_req_server (req));
     return rt_read (ed_req_runtime (req), &r, (int) o->ask_timeout_ms, rep);
+}
+
+bool
+ed_acct_user_status (ed_req_t *req, const char *user, const char *sid, char status[16])
+{
+    uint8_t k[AC_USER_IX_KEY_MAX];
+    size_t n = ac_user_ix_key (k, user, sid), vlen = 0;
+    char v[16];
+    if (!n || rt_index_read (ed_req_runtime (req), AC_TYPE_USER, user, strlen (user), k, n, v,
+                             sizeof v, &vlen)
+        || vlen == 0 || vlen >= sizeof v)
+        return false;
+    memcpy (status, v, vlen);
+    status[vlen] = 0;
+    return true;
 }
 
 int

@@ -47,4 +47,12 @@ void ed_acct_enc_caller (ac_enc_t *e, ed_req_t *req, size_t extra);
 int ed_acct_read (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,
                   const void *body, size_t len, rt_reply_t *rep);
 
+/*  The user's status from its index entry (ac_types.h): of the user, or
+    with sid of that session. True when the entry says so; false when the
+    state must be read instead (no entry: the session ended, the user does
+    not exist, or the entry predates the index; the shard is read
+    elsewhere). One LMDB get, no state decoded: for the checks made on
+    every request. */
+bool ed_acct_user_status (ed_req_t *req, const char *user, const char *sid, char status[16]);
+
 #endif

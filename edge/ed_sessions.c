@@ -375,8 +375,9 @@ s_last_token_expiry (ed_req_t *req)
     return rt_now_ms () + (int64_t) ed_server_options (ed_req_server (req))->jwt.ttl_s * 1000;
 }
 
-int
-ed_sessions_check (ed_req_t *req, char status[16])
+/*  The session and its user's status from the user's state. */
+static int
+s_check_state (ed_req_t *req, char status[16])
 {
     ac_enc_t e;
     ac_enc_init (&e);
@@ -392,6 +393,16 @@ ed_sessions_check (ed_req_t *req, char status[16])
     snprintf (status, 16, "%s", st ? st : "unknown");
     ac_map_destroy (&m);
     rt_reply_free (&rep);
+    return live;
+}
+
+int
+ed_sessions_check (ed_req_t *req, char status[16])
+{
+    /*  The session's index entry answers in one LMDB get; without one
+        (ended, or older than the index) the state decides. */
+    int live = ed_acct_user_status (req, ed_req_user (req), ed_req_session (req), status)
+             ? 200 : s_check_state (req, status);
     /*  Remembered until the last token the session could have had before
         now has expired: newer tokens are not checked at all. */
     if (live == 200)

@@ -80,7 +80,14 @@ s_amount (ed_req_t *req, int64_t *amount)
 static bool
 s_user_exists (ed_req_t *req, const char *id, const char *field)
 {
-    if (ed_id_valid ("usr_", id)) {
+    char st[16];
+    if (ed_id_valid ("usr_", id) && ed_acct_user_status (req, id, NULL, st)) {
+        /*  The user's index entry, as USER_PUBLIC would answer: a banned
+            user does not exist for others. */
+        if (strcmp (st, "banned"))
+            return true;
+    }
+    else if (ed_id_valid ("usr_", id)) {
         rt_reply_t rep;
         int rc = ed_acct_read (req, AC_TYPE_USER, id, USER_PUBLIC, NULL, 0, &rep);
         if (rc) {

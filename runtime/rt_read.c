@@ -111,6 +111,43 @@ s_snapshot_query (rt_runtime_t *self, const rt_type_def_t *def, const rt_addr_t 
 }
 
 int
+rt_index_read (rt_runtime_t *self, uint16_t type, const char *key, size_t klen,
+               const void *ikey, size_t iklen, void *val, size_t cap, size_t *vlen)
+{
+    rt_addr_t to;
+    if (!atomic_load (&self->started) || atomic_load (&self->stopping))
+        return RT_ESTOPPED;
+    if (rt_addr_set (&to, type, key, klen) || !iklen || iklen > RT_INDEX_KEY_MAX)
+        return RT_EINVAL;
+    uint32_t shard = (uint32_t) (rt_hash (to.type, to.key, to.len) % self->opts.shards);
+    uint32_t word = rt_owner_word (self->owner, shard);
+    st_reader_t *reader = RT_SH_STATE (word) == RT_SH_OWNED ? rt_reader_take (self) : NULL;
+    if (!reader)
+        return RT_INDEX_ELSEWHERE;
+    st_key_t k;
+    st_key_begin (&k, shard, ST_KIND_INDEX);
+    st_key_bytes (&k, ikey, iklen);
+    int rc = st_reader_begin (reader);
+    if (!rc) {
+        const void *v;
+        rc = st_reader_get (reader, k.b, k.len, &v, vlen);
+        if (rc == 0)
+            memcpy (val, v, *vlen < cap ? *vlen : cap);
+        else if (rc == 1)
+            rc = RT_INDEX_ABSENT;
+        st_reader_end (reader);
+    }
+    rt_reader_give (self, reader);
+    /*  As s_snapshot_query: a shard that started moving meanwhile is read
+        where it is now. */
+    if (rt_owner_word (self->owner, shard) != word)
+        return RT_INDEX_ELSEWHERE;
+    if (!rc)
+        atomic_fetch_add_explicit (&self->reads, 1, memory_order_relaxed);
+    return rc;
+}
+
+int
 rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t *reply)
 {
     memset (reply, 0, sizeof *reply);

@@ -110,6 +110,21 @@ void rt_reply_free (rt_reply_t *reply);
     that is not a query, or a handler that tried to change anything. */
 int rt_read (rt_runtime_t *self, const rt_request_t *req, int timeout_ms, rt_reply_t *reply);
 
+/*  One index entry of the actor (type, key): the value its type's index
+    hook emitted under ikey, from a committed snapshot like rt_read's, with
+    no state decoded and no handler run. For the checks an edge makes on
+    every request (is this session live, does this user exist), where
+    decoding the whole state was most of the cost. Returns 0 (the value,
+    up to cap bytes, in val; its length in *vlen), RT_INDEX_ABSENT, or
+    RT_INDEX_ELSEWHERE when this node cannot read the actor's shard now
+    (another node serves it, it is moving, no reader is free): then
+    rt_read. Absent is what the store holds, and an index written by an
+    older binary may lack entries: callers treat it as "read the state". */
+#define RT_INDEX_ABSENT    1
+#define RT_INDEX_ELSEWHERE 2
+int rt_index_read (rt_runtime_t *self, uint16_t type, const char *key, size_t klen,
+                   const void *ikey, size_t iklen, void *val, size_t cap, size_t *vlen);
+
 /*  Wall-clock now, unix milliseconds. */
 int64_t rt_now_ms (void);
 

@@ -387,7 +387,8 @@ def test_reindex_rebuilds_a_lost_index(tmp_path):
     run = subprocess.run([str(BIN / "pasar"), "reindex", "-c", str(n.conf), "-n", "n1"],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("reindexed 12 states: "), run.stdout
+    # the 12 listings and their seller (a user's index: its sessions)
+    assert run.stdout.startswith("reindexed 13 states: "), run.stdout
     n.start()
     try:
         for k, p in {"all": {}, "q": {"q": "gunung"}, "price": {"sort": "price_asc"},

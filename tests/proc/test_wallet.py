@@ -252,6 +252,33 @@ def test_restricted_users_cannot_transfer(c3, admin):
     assert _balance(c3, a) == 10
 
 
+def test_every_node_checks_payer_and_payee_alike(c3, admin):
+    """The session, status and payee checks read the user's index entry on
+    the node that holds the user, and the user's state on the others: the
+    same answers from every node, at once after each change."""
+    a, b = _user(c3, 0), _user(c3, 1)
+    assert _credit(c3, admin, a["id"], 100).status_code == 201
+
+    def status(u, st):
+        r = requests.post(_url(c3) + f"/v1/admin/users/{u['id']}/status",
+                          json={"status": st, "reason": "review"}, headers=admin["h"])
+        assert r.status_code == 200, r.text
+
+    for n in range(3):
+        assert _transfer(c3, a, b["id"], 1, n=n).status_code == 201, n
+    status(a, "restricted")
+    for n in range(3):
+        _problem(_transfer(c3, a, b["id"], 1, n=n), 403, "forbidden")
+    status(a, "active")
+    for n in range(3):
+        assert _transfer(c3, a, b["id"], 1, n=n).status_code == 201, n
+    status(b, "banned")
+    for n in range(3):
+        p = _problem(_transfer(c3, a, b["id"], 1, n=n), 422, "validation-failed")
+        assert "to_user_id" in str(p), p
+    assert _balance(c3, a) == 94
+
+
 def test_a_thousand_copies_of_one_transfer_make_one(c3, admin):
     a, b = _user(c3, 0), _user(c3, 2)
     assert _credit(c3, admin, a["id"], 1000000).status_code == 201

@@ -881,6 +881,26 @@ test_index_follows_state (void **state)
         assert_int_equal (s_value_of (&seen, "c"), 7);
         assert_int_equal (s_value_of (&seen, "d"), 0);
     }
+    /*  One entry read straight from the committed index, as the edge
+        reads a user's: the current one is there, the replaced one gone. */
+    uint8_t ik[1 + 8 + 1] = { 'v' };
+    char got[4];
+    size_t glen = 0;
+    for (long long want = 1; want <= 5; want += 4) {
+        uint64_t x = (uint64_t) want ^ (1ull << 63);
+        for (int i = 0; i < 8; i++)
+            ik[1 + i] = (uint8_t) (x >> (56 - 8 * i));
+        ik[9] = 'a';
+        int rc = rt_index_read (rt, COUNTER_TYPE, "a", 1, ik, sizeof ik, got, sizeof got, &glen);
+        assert_int_equal (rc, want == 1 ? 0 : RT_INDEX_ABSENT);
+    }
+    assert_int_equal (glen, 1);
+    assert_memory_equal (got, "a", 1);
+    assert_int_equal (rt_index_read (rt, COUNTER_TYPE, "a", 1, ik, 0, got, sizeof got, &glen),
+                      RT_EINVAL);
+    assert_int_equal (rt_index_read (rt, COUNTER_TYPE, "", 0, ik, sizeof ik, got, sizeof got,
+                                     &glen), RT_EINVAL);
+
     /*  A node service answers from the same index (one node: this one). */
     rt_reply_t replies[4];
     size_t n = 0;
