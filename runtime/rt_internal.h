@@ -381,6 +381,8 @@ void rt_pump_sent (rt_pump_t *self, uint32_t shard, uint64_t seq,
     actor, whose turn deletes it. */
 void rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq, const uint8_t *receipt,
                   size_t rlen);
+/*  The committer's after-batch hook: the wake-up its callbacks deferred. */
+void rt_pump_after_batch (void *arg);
 /*  A receipt's turn deleted (shard, seq) durably: forget the entry. */
 void rt_pump_gone (rt_pump_t *self, uint32_t shard, uint64_t seq);
 void rt_pump_stats (rt_pump_t *self, rt_stats_t *acc);

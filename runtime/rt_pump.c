@@ -46,6 +46,7 @@ struct rt_pump {
     rt_runtime_t   *rt;
     rt_bg_t         bg;                 /* bg.lock guards all below */
     bool            kick;
+    bool            kick_deferred;      /* to the end of the commit batch */
     uint32_t        shards;
     atomic_uint_fast64_t *next_seq;     /* per shard, next to hand out */
     pe_t          **head;               /* per shard, ordered by seq */
@@ -63,6 +64,32 @@ uint64_t
 rt_pump_next_seq (rt_pump_t *self, uint32_t shard)
 {
     return atomic_fetch_add (&self->next_seq[shard], 1);
+}
+
+/*  Something to do. Inside a commit callback the wake-up waits for the
+    end of the batch (rt_pump_after_batch): one pass for the batch's
+    entries, not one wake-up (and preemption of the committer) per record.
+    Caller holds the lock. */
+static void
+s_kick (rt_pump_t *self)
+{
+    self->kick = true;
+    if (st_committer_is_current (self->rt->committer))
+        self->kick_deferred = true;
+    else
+        pthread_cond_signal (&self->bg.cv);
+}
+
+void
+rt_pump_after_batch (void *arg)
+{
+    rt_pump_t *self = arg;
+    pthread_mutex_lock (&self->bg.lock);
+    if (self->kick_deferred) {
+        self->kick_deferred = false;
+        pthread_cond_signal (&self->bg.cv);
+    }
+    pthread_mutex_unlock (&self->bg.lock);
 }
 
 /*  Caller holds the lock. */
@@ -114,8 +141,7 @@ rt_pump_sent (rt_pump_t *self, uint32_t shard, uint64_t seq, const uint8_t *env,
     e->backoff_ms = RT_OUTBOX_ACK_TIMEOUT_MS;
     pthread_mutex_lock (&self->bg.lock);
     s_insert (self, shard, e);
-    self->kick = true;
-    pthread_cond_signal (&self->bg.cv);
+    s_kick (self);
     pthread_mutex_unlock (&self->bg.lock);
 }
 
@@ -160,8 +186,7 @@ rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq, const uint8_t *recei
             m = s_receipt_msg (e, shard, receipt, rlen);
         else {
             e->state = PE_ACKED;
-            self->kick = true;
-            pthread_cond_signal (&self->bg.cv);
+            s_kick (self);
         }
         break;
     }

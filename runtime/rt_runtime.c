@@ -108,6 +108,8 @@ rt_start (rt_runtime_t *self)
     self->handoff = rt_handoff_new (self);
     if (!self->pump || !self->timer || !self->handoff)
         return RT_ENOMEM;
+    /*  (The committer is destroyed before the pump.) */
+    st_committer_after_batch (self->committer, rt_pump_after_batch, self->pump);
     int rc = rt_owner_start (self->owner);
     if (rc)
         return rc;

@@ -46,6 +46,8 @@ struct st_committer {
     uint64_t        durable;    /* atomic reads without the lock */
     int             failed;     /* sticky: first batch error (atomic) */
     bool            stopping;
+    void          (*after_batch) (void *arg);
+    void           *after_arg;
     st_commit_stats_t stats;
 };
 
@@ -294,8 +296,23 @@ s_committer_main (void *arg)
             st_record_destroy (&batch);
             batch = next;
         }
+        if (self->after_batch)
+            self->after_batch (self->after_arg);
     }
     return NULL;
+}
+
+void
+st_committer_after_batch (st_committer_t *self, void (*fn) (void *arg), void *arg)
+{
+    self->after_batch = fn;
+    self->after_arg = arg;
+}
+
+bool
+st_committer_is_current (st_committer_t *self)
+{
+    return pthread_equal (self->thread, pthread_self ());
 }
 
 st_committer_t *

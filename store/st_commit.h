@@ -108,6 +108,16 @@ void st_committer_destroy (st_committer_t **p);
 uint64_t st_committer_submit (st_committer_t *self, st_record_t **rec,
                               st_done_fn *done, void *arg);
 
+/*  fn (arg) runs on the committer thread after each batch's done
+    callbacks. For wake-ups those callbacks can defer: one per batch
+    instead of one per record, each of which preempted the committer (a
+    transfer's outbox entry woke the pump once per record). Set before the
+    first submit. */
+void st_committer_after_batch (st_committer_t *self, void (*fn) (void *arg), void *arg);
+
+/*  True on the committer thread, i.e. inside a done callback. */
+bool st_committer_is_current (st_committer_t *self);
+
 /*  Highest sequence number that is durable. */
 uint64_t st_committer_durable (st_committer_t *self);
 
