@@ -83,7 +83,7 @@ ac_refuse (rt_ctx_t *ctx, int status, const char *detail)
 }
 
 int
-ac_send_result (rt_ctx_t *ctx, const rt_addr_t *to, uint16_t msg, const char *ref, int op, bool ok)
+ac_answer_result (rt_ctx_t *ctx, uint16_t type, const char *ref, int op, bool ok)
 {
     ac_enc_t e;
     ac_enc_init (&e);
@@ -91,7 +91,7 @@ ac_send_result (rt_ctx_t *ctx, const rt_addr_t *to, uint16_t msg, const char *re
     ac_enc_str (&e, "ref", ref);
     ac_enc_int (&e, "op", op);
     ac_enc_int (&e, "ok", ok);
-    int rc = rt_ctx_send (ctx, to->type, to->key, to->len, msg, e.sb.data, e.sb.size);
+    int rc = rt_ctx_receipt (ctx, type, e.sb.data, e.sb.size);
     ac_enc_free (&e);
     return rc;
 }

@@ -44,11 +44,13 @@ void ac_enc_reply (rt_ctx_t *ctx, int status, ac_enc_t *e);
     turns into the problem's detail: {detail}. */
 void ac_refuse (rt_ctx_t *ctx, int status, const char *detail);
 
-/*  Durably send `msg` {ref, op, ok} to `to`: how a step another actor
-    asked for ended (AC_MSG_RESULT with an AC_OP_*, ac_types.h).
-    0 or an rt_err_t. */
-int ac_send_result (rt_ctx_t *ctx, const rt_addr_t *to, uint16_t msg, const char *ref, int op,
-                    bool ok);
+/*  Answer the sender of the message being handled, which came from its
+    outbox, with `type` {ref, op, ok}: how a step another actor asked for ended (AC_MSG_RESULT with
+    an AC_OP_*, ac_types.h). As the message's receipt: the sender's turn
+    that handles it also deletes the request from its outbox, so the
+    answer is no second message (docs/architecture.md "Receipts").
+    0, or RT_EINVAL for a message not from an outbox. */
+int ac_answer_result (rt_ctx_t *ctx, uint16_t type, const char *ref, int op, bool ok);
 
 /*  A node service's answer: the encoded map as reply->body (status 200);
     frees the encoder. 0 or RT_ENOMEM. */

@@ -213,7 +213,7 @@ s_created_result (rt_ctx_t *ctx, const rt_msg_t *msg, const char *order, bool ok
 {
     if (!msg->from || msg->from->type != AC_TYPE_ORDER || !order || !order[0])
         return;
-    if (ac_send_result (ctx, msg->from, AC_MSG_RESULT, order, AC_OP_PAYMENT, ok))
+    if (ac_answer_result (ctx, AC_MSG_RESULT, order, AC_OP_PAYMENT, ok))
         rt_ctx_abort (ctx);
 }
 

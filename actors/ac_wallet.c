@@ -292,13 +292,6 @@ s_send_credit (rt_ctx_t *ctx, wallet_t *w, const char *ref, const char *to, int6
     return rc;
 }
 
-/*  Tell the order how its step went. */
-static int
-s_result (rt_ctx_t *ctx, const rt_msg_t *msg, const char *ref, int op, bool ok)
-{
-    return ac_send_result (ctx, msg->from, AC_MSG_RESULT, ref, op, ok);
-}
-
 /* ---- reads --------------------------------------------------------------- */
 
 static void
@@ -631,7 +624,7 @@ s_hold (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
         rt_ctx_changed (ctx);
         ok = true;
     }
-    if (s_result (ctx, msg, ref, AC_OP_HOLD, ok))
+    if (ac_answer_result (ctx, AC_MSG_RESULT, ref, AC_OP_HOLD, ok))
         rt_ctx_abort (ctx);
 }
 
@@ -694,7 +687,7 @@ s_refund (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
             rc = s_send_credit (ctx, w, ref, to, amount, AC_ENTRY_REFUND_IN);
     }
     if (!rc)
-        rc = s_result (ctx, msg, ref, AC_OP_REFUND, ok);
+        rc = ac_answer_result (ctx, AC_MSG_RESULT, ref, AC_OP_REFUND, ok);
     if (rc)
         rt_ctx_abort (ctx);
 }
