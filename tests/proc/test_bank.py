@@ -3,7 +3,10 @@ admin, concurrent random transfers and orders (wallet escrow: placed, then
 shipped and confirmed, or cancelled) retried under their Idempotency-Keys
 on any node, while a seeded nemesis SIGKILLs and restarts nodes, SIGSTOPs
 one, and kills wallet and order actors (by the admin route and [debug]
-kill_actors_per_min). Every few seconds a reader checks that no wallet it
+kill_actors_per_min). A third of the way in a fourth node joins
+(cluster.toml edited, epoch bumped, SIGHUP), so wallets, their outboxes,
+dedup marks and the receipts in flight move between nodes while money
+moves and the nemesis goes on. Every few seconds a reader checks that no wallet it
 can read is negative; at the end, after recovery, the checker proves money
 was conserved: the wallets hold exactly what was credited less the fees
 taken, the ledger (wallets + in transit + system accounts) sums to zero
@@ -216,8 +219,12 @@ def test_bank(tmp_path):
             except requests.RequestException:
                 return None
 
+        joined = None
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             while time.monotonic() < end:
+                if joined is None and time.monotonic() > end - SECONDS * 2 / 3:
+                    joined = c.add_node()
+                    faults.append((time.monotonic(), f"{joined} joined"))
                 # every few seconds: every wallet a reader can reach now is
                 # not negative, and holds no more than it has
                 for w in pool.map(read_one, users):
