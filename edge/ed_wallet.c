@@ -81,13 +81,14 @@ static bool
 s_user_exists (ed_req_t *req, const char *id, const char *field)
 {
     char st[16];
-    if (ed_id_valid ("usr_", id) && ed_acct_user_status (req, id, NULL, st)) {
+    bool valid = ed_id_valid ("usr_", id);
+    if (valid && ed_acct_user_status (req, id, NULL, st)) {
         /*  The user's index entry, as USER_PUBLIC would answer: a banned
             user does not exist for others. */
         if (strcmp (st, "banned"))
             return true;
     }
-    else if (ed_id_valid ("usr_", id)) {
+    else if (valid) {
         rt_reply_t rep;
         int rc = ed_acct_read (req, AC_TYPE_USER, id, USER_PUBLIC, NULL, 0, &rep);
         if (rc) {

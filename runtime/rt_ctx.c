@@ -800,8 +800,8 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
     if (!rc && mark_dedup && !handled) {
         st_key_t lo, hi;
         s_rec (&ctx);
-        rc = st_record_put (ctx.rec, dk.b, dk.len, ctx.out.receipt ? ctx.out.receipt : (uint8_t *) "",
-                            ctx.out.rlen);
+        const uint8_t *mark = ctx.out.receipt ? ctx.out.receipt : (const uint8_t *) "";
+        rc = st_record_put (ctx.rec, dk.b, dk.len, mark, ctx.out.rlen);
         /*  Marks below the sender's low-water mark can never be needed
             again: those messages are acknowledged and gone from its
             outbox. Dropping them keeps dedup state bounded. */
@@ -818,8 +818,7 @@ rt_turn_run (rt_worker_t *w, rt_actor_t *actor, rt_imsg_t *msg, bool *alive)
             shard's high-water mark rises past it, as when the pump
             deletes one (rt_pump.c). */
         st_key_t mk;
-        st_key_begin (&mk, ctx.shard, ST_KIND_META);
-        st_key_bytes (&mk, "oseq", 4);
+        rt_pump_mark_key (&mk, ctx.shard);
         rc = st_record_del (s_rec (&ctx), ok.b, ok.len);
         if (!rc)
             rc = st_record_put_max (ctx.rec, mk.b, mk.len, msg->src_seq);

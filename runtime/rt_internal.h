@@ -369,6 +369,9 @@ int rt_pump_start (rt_pump_t *self);
 /*  Join the thread; the structure stays usable by commit callbacks. */
 void rt_pump_stop (rt_pump_t *self);
 void rt_pump_destroy (rt_pump_t **p);
+/*  The key of shard's outbox high-water mark ("oseq"): raised to the
+    highest seq deleted, in the deleting record (rt_pump.c). */
+void rt_pump_mark_key (st_key_t *k, uint32_t shard);
 /*  Next outbox sequence number of shard (>= 1). */
 uint64_t rt_pump_next_seq (rt_pump_t *self, uint32_t shard);
 /*  Lowest outbox seq of shard not yet acknowledged and deleted. */

@@ -60,6 +60,13 @@ typedef struct {
     size_t     n;
 } del_batch_t;
 
+void
+rt_pump_mark_key (st_key_t *k, uint32_t shard)
+{
+    st_key_begin (k, shard, ST_KIND_META);
+    st_key_bytes (k, "oseq", 4);
+}
+
 uint64_t
 rt_pump_next_seq (rt_pump_t *self, uint32_t shard)
 {
@@ -195,22 +202,34 @@ rt_pump_ack (rt_pump_t *self, uint32_t shard, uint64_t seq, const uint8_t *recei
         rt_deliver (self->rt, m);
 }
 
+/*  The entry's deletion is durable (forget it: the low mark moves), or
+    failed (try it again). Caller holds the lock. */
+static void
+s_deleted_one (rt_pump_t *self, uint32_t shard, uint64_t seq, int err)
+{
+    for (pe_t **pp = &self->head[shard]; *pp && (*pp)->seq <= seq; pp = &(*pp)->next) {
+        pe_t *e = *pp;
+        if (e->seq != seq)
+            continue;
+        if (err)
+            e->state = PE_ACKED;
+        else {
+            *pp = e->next;
+            free (e->env);
+            free (e);
+            self->pending--;
+        }
+        return;
+    }
+}
+
 void
 rt_pump_gone (rt_pump_t *self, uint32_t shard, uint64_t seq)
 {
     if (shard >= self->shards)
         return;
     pthread_mutex_lock (&self->bg.lock);
-    for (pe_t **pp = &self->head[shard]; *pp && (*pp)->seq <= seq; pp = &(*pp)->next) {
-        pe_t *e = *pp;
-        if (e->seq != seq)
-            continue;
-        *pp = e->next;
-        free (e->env);
-        free (e);
-        self->pending--;
-        break;
-    }
+    s_deleted_one (self, shard, seq, 0);
     pthread_mutex_unlock (&self->bg.lock);
 }
 
@@ -222,22 +241,8 @@ s_deleted (void *arg, uint64_t seq, int err)
     del_batch_t *b = arg;
     rt_pump_t *self = b->self;
     pthread_mutex_lock (&self->bg.lock);
-    for (size_t i = 0; i < b->n; i++) {
-        for (pe_t **pp = &self->head[b->shards[i]]; *pp; pp = &(*pp)->next) {
-            pe_t *e = *pp;
-            if (e->seq != b->seqs[i])
-                continue;
-            if (err)
-                e->state = PE_ACKED;    /* try the deletion again */
-            else {
-                *pp = e->next;
-                free (e->env);
-                free (e);
-                self->pending--;
-            }
-            break;
-        }
-    }
+    for (size_t i = 0; i < b->n; i++)
+        s_deleted_one (self, b->shards[i], b->seqs[i], err);
     pthread_mutex_unlock (&self->bg.lock);
     free (b->shards);
     free (b->seqs);
@@ -335,8 +340,7 @@ s_pass (rt_pump_t *self)
             counts on (s_load_shard). */
         if (gone) {
             st_key_t k;
-            st_key_begin (&k, s, ST_KIND_META);
-            st_key_bytes (&k, "oseq", 4);
+            rt_pump_mark_key (&k, s);
             st_record_put_max (rec, k.b, k.len, gone);
         }
     }
@@ -423,8 +427,7 @@ s_load_shard (rt_pump_t *self, st_reader_t *r, uint32_t s)
     st_key_begin (&lo, s, ST_KIND_OUTBOX);
     st_key_begin (&hi, s, ST_KIND_OUTBOX + 1);
     st_reader_scan (r, lo.b, lo.len, hi.b, hi.len, SIZE_MAX, s_load, &ld);
-    st_key_begin (&lo, s, ST_KIND_META);
-    st_key_bytes (&lo, "oseq", 4);
+    rt_pump_mark_key (&lo, s);
     const void *v;
     size_t vlen;
     if (st_reader_get (r, lo.b, lo.len, &v, &vlen) == 0 && vlen == 8) {

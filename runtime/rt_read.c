@@ -77,13 +77,24 @@ rt_read_destroy (rt_runtime_t *rt)
     free, so the caller asks instead. */
 #define RT_READ_ELSEWHERE 1
 
+/*  A snapshot reader for the shard of to, if this node serves it now and
+    one is free. *word is the shard's owner word: the shard did not move
+    while the snapshot was read if it is still the same after (a move
+    changes the word before the data goes). */
+static st_reader_t *
+s_reader_for (rt_runtime_t *self, const rt_addr_t *to, uint32_t *shard, uint32_t *word)
+{
+    *shard = (uint32_t) (rt_hash (to->type, to->key, to->len) % self->opts.shards);
+    *word = rt_owner_word (self->owner, *shard);
+    return RT_SH_STATE (*word) == RT_SH_OWNED ? rt_reader_take (self) : NULL;
+}
+
 static int
 s_snapshot_query (rt_runtime_t *self, const rt_type_def_t *def, const rt_addr_t *to,
                   const rt_msg_t *msg, rt_reply_t *reply)
 {
-    uint32_t shard = (uint32_t) (rt_hash (to->type, to->key, to->len) % self->opts.shards);
-    uint32_t word = rt_owner_word (self->owner, shard);
-    st_reader_t *reader = RT_SH_STATE (word) == RT_SH_OWNED ? rt_reader_take (self) : NULL;
+    uint32_t shard, word;
+    st_reader_t *reader = s_reader_for (self, to, &shard, &word);
     if (!reader)
         return RT_READ_ELSEWHERE;
     void *state = NULL;
@@ -95,8 +106,7 @@ s_snapshot_query (rt_runtime_t *self, const rt_type_def_t *def, const rt_addr_t 
         st_reader_end (reader);
     }
     rt_reader_give (self, reader);
-    /*  The shard did not move while the snapshot was taken (a move changes
-        the word before the data goes): else ask whoever has it now. */
+    /*  The shard moved meanwhile: ask whoever has it now. */
     if (rt_owner_word (self->owner, shard) != word) {
         if (state && def->state_free)
             def->state_free (state);
@@ -119,9 +129,8 @@ rt_index_read (rt_runtime_t *self, uint16_t type, const char *key, size_t klen,
         return RT_ESTOPPED;
     if (rt_addr_set (&to, type, key, klen) || !iklen || iklen > RT_INDEX_KEY_MAX)
         return RT_EINVAL;
-    uint32_t shard = (uint32_t) (rt_hash (to.type, to.key, to.len) % self->opts.shards);
-    uint32_t word = rt_owner_word (self->owner, shard);
-    st_reader_t *reader = RT_SH_STATE (word) == RT_SH_OWNED ? rt_reader_take (self) : NULL;
+    uint32_t shard, word;
+    st_reader_t *reader = s_reader_for (self, &to, &shard, &word);
     if (!reader)
         return RT_INDEX_ELSEWHERE;
     st_key_t k;
@@ -138,9 +147,7 @@ rt_index_read (rt_runtime_t *self, uint16_t type, const char *key, size_t klen,
         st_reader_end (reader);
     }
     rt_reader_give (self, reader);
-    /*  As s_snapshot_query: a shard that started moving meanwhile is read
-        where it is now. */
-    if (rt_owner_word (self->owner, shard) != word)
+    if (rt_owner_word (self->owner, shard) != word)     /* moved meanwhile */
         return RT_INDEX_ELSEWHERE;
     if (!rc)
         atomic_fetch_add_explicit (&self->reads, 1, memory_order_relaxed);
