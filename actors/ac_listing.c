@@ -505,8 +505,9 @@ s_expire (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     s_changed (ctx, l, true);
 }
 
-/*  An order's answer to its reserve (it came through the outbox): ok with
-    the price and the seller, or the reason it cannot have the listing. */
+/*  An order's answer to its reserve (it came through the outbox, so the
+    answer is its receipt): ok with the price and the seller, or the
+    reason it cannot have the listing. */
 static void
 s_reserve_result (rt_ctx_t *ctx, const rt_msg_t *msg, const listing_t *l, const char *order,
                   const char *reason)
@@ -522,8 +523,7 @@ s_reserve_result (rt_ctx_t *ctx, const rt_msg_t *msg, const listing_t *l, const 
     ac_enc_int (&e, "amount", l->amount);
     ac_enc_str (&e, "seller_id", l->seller);
     ac_enc_str (&e, "reason", reason);
-    if (rt_ctx_send (ctx, msg->from->type, msg->from->key, msg->from->len, AC_MSG_RESULT,
-                     e.sb.data, e.sb.size))
+    if (rt_ctx_receipt (ctx, AC_MSG_RESULT, e.sb.data, e.sb.size))
         rt_ctx_abort (ctx);
     ac_enc_free (&e);
 }
