@@ -154,6 +154,17 @@ def test_metrics_commit_histograms_follow_writes(node):
     assert "# TYPE pasar_commit_duration_seconds histogram" in after
 
 
+def test_threads_are_named_for_their_job(node):
+    """top -H and perf show which job is busy: every runtime thread has a
+    name (docs/architecture.md, Threads)."""
+    import pathlib
+    names = [p.read_text().strip()
+             for p in pathlib.Path(f"/proc/{node.proc.pid}/task").glob("*/comm")]
+    for want in ("pasar-commit", "pasar-pump", "pasar-timer", "pasar-worker-0", "pasar-base"):
+        assert want in names, (want, sorted(set(names)))
+    assert "civetweb-worker" in names
+
+
 def _busy_clients(url, count):
     """count keep-alive connections that each send request after request
     until stopped: each holds one of civetweb's threads all along."""
