@@ -627,6 +627,12 @@ s_handle (struct mg_connection *conn, void *cbdata)
 out:;
     uint64_t dt = s_now_us () - t0;
     ed_metrics_observe (srv->metrics, req->route_idx, req->status, dt);
+    /*  The answer first, then its access-log line: appending to the log
+        file can block for tens of milliseconds (its inode lock, the
+        kernel throttling writers under writeback; BENCHMARKS.md), and
+        the client need not wait for that. */
+    if (req->out)
+        mg_write (conn, req->out, req->out_len);
     if (srv->opts.log_requests) {
         char path[160];
         rt_log ("info", "http.request",
@@ -637,8 +643,6 @@ out:;
                 rt_log_escape (req->path, path, sizeof path), req->status,
                 (unsigned long long) dt, req->traceparent + 3);
     }
-    if (req->out)
-        mg_write (conn, req->out, req->out_len);
     free (req->out);
     json_decref (req->body);
     free (req->raw);
