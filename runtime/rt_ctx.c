@@ -452,6 +452,20 @@ rt_ctx_send (rt_ctx_t *ctx, uint16_t type, const char *key, size_t klen,
     return 0;
 }
 
+/*  [msg_type:2][body], malloc'd: how a reminder's and a receipt's message
+    is kept. NULL when memory is short. */
+static uint8_t *
+s_typed_body (uint16_t msg_type, const void *body, size_t len)
+{
+    uint8_t *p = malloc (2 + len);
+    if (!p)
+        return NULL;
+    st_put_u16 (p, msg_type);
+    if (len)
+        memcpy (p + 2, body, len);
+    return p;
+}
+
 int
 rt_ctx_receipt (rt_ctx_t *ctx, uint16_t msg_type, const void *body, size_t len)
 {
@@ -459,12 +473,9 @@ rt_ctx_receipt (rt_ctx_t *ctx, uint16_t msg_type, const void *body, size_t len)
     if (!(ctx->msg->flags & RT_MF_SRC) || ctx->out.receipt || msg_type >= RT_MSG_TYPES_MAX
         || len > RT_RECEIPT_MAX_BYTES - 2)
         return RT_EINVAL;
-    uint8_t *r = malloc (2 + len);
+    uint8_t *r = s_typed_body (msg_type, body, len);
     if (!r)
         return s_effect (ctx, RT_ENOMEM);
-    st_put_u16 (r, msg_type);
-    if (len)
-        memcpy (r + 2, body, len);
     ctx->out.receipt = r;
     ctx->out.rlen = 2 + len;
     return 0;
@@ -492,12 +503,9 @@ rt_ctx_remind (rt_ctx_t *ctx, const char *name, int64_t due_ms, uint16_t msg_typ
     uint8_t who[3 + RT_KEY_MAX];
     size_t wholen;
     s_who (ctx, who, &wholen);
-    uint8_t *payload = malloc (2 + len);
+    uint8_t *payload = s_typed_body (msg_type, body, len);
     if (!payload)
         return s_effect (ctx, RT_ENOMEM);
-    st_put_u16 (payload, msg_type);
-    if (len)
-        memcpy (payload + 2, body, len);
     int rc = st_record_remind_set (s_rec (ctx), ctx->shard, who, wholen, name, namelen,
                                    (uint64_t) due_ms, payload, 2 + len);
     free (payload);
