@@ -113,6 +113,8 @@ ed_ops_metrics (ed_req_t *req)
         { "pasar_store_log_frames_total", "counter", "Commit batches appended to the write-ahead log since start.", st.log_frames },
         { "pasar_store_log_bytes_total", "counter", "Bytes appended to the write-ahead log since start.", st.log_bytes },
         { "pasar_store_log_segments", "gauge", "Write-ahead log segments on disk.", st.log_segments },
+        { "pasar_store_log_spares_used_total", "counter", "Zero-filled log segments put into use since start.", st.log_spares_used },
+        { "pasar_store_log_frames_unprepared_total", "counter", "Log frames written past the zero-filled part of their segment since start (each one's sync also commits the file's growth): rising under steady load means spares are made too slowly.", st.log_frames_unprepared },
         { "pasar_store_base_copies_total", "counter", "Base copies of data.mdb taken since start.", st.base_copies },
         { "pasar_store_base_failures_total", "counter", "Base copies that failed (the previous one and the log stay).", st.base_failures },
         { "pasar_store_base_bytes", "gauge", "Size of the last base copy.", st.base_bytes },

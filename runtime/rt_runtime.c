@@ -317,6 +317,8 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
     out->log_frames = ss.log_frames;
     out->log_bytes = ss.log_bytes;
     out->log_segments = ss.log_segments;
+    out->log_spares_used = ss.log_spares_used;
+    out->log_frames_unprepared = ss.log_frames_unprepared;
     out->base_copies = ss.base_copies;
     out->base_failures = ss.base_failures;
     out->base_us_last = ss.base_us_last;

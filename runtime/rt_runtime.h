@@ -162,7 +162,7 @@ typedef struct {
     rt_hist_t commit_batch_records, commit_us;     /* per batch */
     uint64_t map_size_bytes;
     /*  The write-ahead log and base copies (store/st_store.h). */
-    uint64_t log_frames, log_bytes, log_segments;
+    uint64_t log_frames, log_bytes, log_segments, log_spares_used, log_frames_unprepared;
     uint64_t base_copies, base_failures, base_us_last, base_bytes;
     uint64_t replayed_frames, restored;
     /*  shards and their moves (rt_reload) */

@@ -365,5 +365,7 @@ st_store_stats (st_store_t *self, st_store_stats_t *out)
     out->base_lsn = self->base_lsn;
     pthread_mutex_unlock (&self->cv_lock);
     out->log_segments = self->wal ? st_wal_segments (self->wal) : 0;
+    if (self->wal)
+        st_wal_stats (self->wal, &out->log_spares_used, &out->log_frames_unprepared);
     out->last_lsn = __atomic_load_n (&self->applied, __ATOMIC_ACQUIRE);
 }

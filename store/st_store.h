@@ -56,6 +56,8 @@ typedef struct {
     uint64_t log_frames;            /* appended since open */
     uint64_t log_bytes;
     uint64_t log_segments;          /* on disk now */
+    uint64_t log_spares_used;       /* zero-filled segments put into use */
+    uint64_t log_frames_unprepared; /* frames written past a segment's zeros */
     uint64_t last_lsn;              /* last frame applied */
 } st_store_stats_t;
 

@@ -19,11 +19,14 @@
 #include "st_wal.h"
 #include "st_crc.h"
 #include "st_keys.h"
+#include "runtime/rt_bg.h"
 #include "runtime/rt_error.h"
+#include "runtime/rt_limits.h"
 
 #define FRAME_MAGIC  0x5057414cu        /* "PWAL" */
 #define FRAME_HEADER 20
 #define NAME_LEN     (16 + 4)           /* <16 hex>.wal */
+#define SPARE_NAME   "next.spare"       /* not a segment name: replay skips it */
 
 struct st_wal {
     char            dir[PATH_MAX - NAME_LEN - 2];
@@ -34,9 +37,20 @@ struct st_wal {
     uint64_t       *firsts;             /* first lsn of each segment, ascending */
     size_t          n, cap;
     int             fd;                 /* segment appended to; -1 before start */
+    uint64_t        off;                /* where in it the next frame goes */
+    uint64_t        filled;             /* its zero-filled size (0: not prepared) */
     uint64_t        next;               /* number of the next frame */
-    uint64_t        pending;            /* bytes since the last rotation */
     bool            broken;             /* a write failed: no more appends */
+    bool            asked;              /* a spare was asked for this segment */
+    uint64_t        segment_bytes;      /* a spare's size */
+    uint64_t        spare_after;        /* an unprepared segment asks then */
+    uint64_t        spares_used;        /* stats (atomic) */
+    uint64_t        frames_unprepared;
+    /*  The spare: the next segment, zero-filled ahead by its own thread.
+        Under bg.lock: */
+    rt_bg_t         bg;
+    int             spare_fd;           /* -1: none ready */
+    bool            spare_wanted;
 };
 
 static void
@@ -92,7 +106,11 @@ st_wal_open (const char *dir, st_wal_t **out, char *err, size_t errlen)
         return RT_ENOMEM;
     self->fd = -1;
     self->dirfd = -1;
+    self->spare_fd = -1;
+    self->segment_bytes = RT_WAL_SEGMENT_BYTES;
+    self->spare_after = RT_WAL_SPARE_AFTER_BYTES;
     pthread_mutex_init (&self->lock, NULL);
+    rt_bg_init (&self->bg);
     if (strlen (dir) >= sizeof self->dir) {
         snprintf (err, errlen, "wal: path too long: %s", dir);
         goto fail;
@@ -125,6 +143,7 @@ st_wal_open (const char *dir, st_wal_t **out, char *err, size_t errlen)
     }
     if (self->n)
         qsort (self->firsts, self->n, sizeof *self->firsts, s_cmp_u64);
+    unlinkat (self->dirfd, SPARE_NAME, 0);     /* one a killed process left */
     *out = self;
     return 0;
 fail:
@@ -138,6 +157,11 @@ st_wal_destroy (st_wal_t **p)
     if (!p || !*p)
         return;
     st_wal_t *self = *p;
+    rt_bg_fini (&self->bg);
+    if (self->spare_fd >= 0) {
+        close (self->spare_fd);
+        unlinkat (self->dirfd, SPARE_NAME, 0);
+    }
     if (self->fd >= 0)
         close (self->fd);
     if (self->dirfd >= 0)
@@ -243,24 +267,149 @@ st_wal_replay (st_wal_t *self, uint64_t after, st_wal_fn *fn, void *arg,
     return 0;
 }
 
-/* ---- appending ------------------------------------------------------------- */
+/* ---- the spare segment ------------------------------------------------- */
+
+/*  Zeros are written this much at a time, each part on disk before the
+    next: the committer's fdatasync then never queues behind more than
+    one part (64 MiB at once held it ~40 ms). */
+#define SPARE_PART   (1u << 20)
+
+/*  A new file of segment_bytes zeros, synced (its size and blocks are on
+    disk before any frame goes in), or -1 (disk full, or stopping). */
+static int
+s_spare_make (st_wal_t *self)
+{
+    static const uint8_t zeros[1 << 16];
+    int fd = openat (self->dirfd, SPARE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    bool ok = true;
+    for (uint64_t at = 0; ok && at < self->segment_bytes; ) {
+        size_t n = self->segment_bytes - at < sizeof zeros ? (size_t) (self->segment_bytes - at)
+                                                           : sizeof zeros;
+        ssize_t w = pwrite (fd, zeros, n, (off_t) at);
+        if (w > 0)
+            at += (uint64_t) w;
+        /*  Only pacing: the fdatasync below is what makes it durable. */
+        if (w > 0 && (at % SPARE_PART == 0 || at == self->segment_bytes))
+            (void) sync_file_range (fd, (off_t) ((at - 1) / SPARE_PART * SPARE_PART),
+                                    (off_t) ((at - 1) % SPARE_PART + 1),
+                                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
+                                    | SYNC_FILE_RANGE_WAIT_AFTER);
+        ok = (w > 0 || (w < 0 && errno == EINTR)) && !__atomic_load_n (&self->bg.stop, __ATOMIC_RELAXED);
+    }
+    if (ok && fdatasync (fd) == 0)
+        return fd;
+    close (fd);
+    unlinkat (self->dirfd, SPARE_NAME, 0);
+    return -1;
+}
+
+/*  Makes a spare whenever one is wanted and none is ready. */
+static void *
+s_spare_main (void *arg)
+{
+    st_wal_t *self = arg;
+    pthread_mutex_lock (&self->bg.lock);
+    while (!self->bg.stop) {
+        if (!self->spare_wanted || self->spare_fd >= 0) {
+            rt_bg_wait (&self->bg, 60 * 1000);
+            continue;
+        }
+        pthread_mutex_unlock (&self->bg.lock);
+        int fd = s_spare_make (self);
+        pthread_mutex_lock (&self->bg.lock);
+        if (fd >= 0) {
+            self->spare_fd = fd;
+            self->spare_wanted = false;
+        }
+        else
+            rt_bg_wait (&self->bg, RT_WAL_SPARE_RETRY_MS);
+    }
+    pthread_mutex_unlock (&self->bg.lock);
+    return NULL;
+}
+
+/*  The appender asks once per segment, half way through a prepared one
+    (the spare is made long before it is needed) or spare_after into an
+    unprepared one. */
+static void
+s_spare_ask (st_wal_t *self)
+{
+    if (self->asked || self->off < (self->filled ? self->filled / 2 : self->spare_after))
+        return;
+    self->asked = true;
+    pthread_mutex_lock (&self->bg.lock);
+    self->spare_wanted = true;
+    pthread_cond_signal (&self->bg.cv);
+    pthread_mutex_unlock (&self->bg.lock);
+}
 
 static int
-s_create (st_wal_t *self, uint64_t first, int *fd)
+s_spare_take (st_wal_t *self)
 {
-    char path[PATH_MAX];
-    s_name (self, first, path, sizeof path);
-    *fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-    if (*fd < 0)
-        return RT_ESTORE;
-    /*  The new name must be durable before a frame in it is; a segment
-        left on disk but not in use would mislead the next replay. */
+    pthread_mutex_lock (&self->bg.lock);
+    int fd = self->spare_fd;
+    self->spare_fd = -1;
+    pthread_mutex_unlock (&self->bg.lock);
+    return fd;
+}
+
+/* ---- appending ------------------------------------------------------------- */
+
+/*  A new segment for frames from self->next: the spare (when spare >= 0)
+    renamed, or else an empty file. RT_ESTORE when none could be made. */
+static int
+s_create (st_wal_t *self, int spare, int *fd, uint64_t *filled)
+{
+    char name[NAME_LEN + 1];
+    snprintf (name, sizeof name, "%016" PRIx64 ".wal", self->next);
+    *filled = 0;
+    if (spare >= 0 && renameat (self->dirfd, SPARE_NAME, self->dirfd, name) == 0) {
+        *fd = spare;
+        *filled = self->segment_bytes;
+    }
+    else {
+        if (spare >= 0) {
+            close (spare);
+            unlinkat (self->dirfd, SPARE_NAME, 0);
+        }
+        if ((*fd = openat (self->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+            return RT_ESTORE;
+    }
+    /*  The new name must be durable before a frame in it is. Not knowing
+        whether it is, the log stops: a segment on disk but not in use
+        would make the next replay skip the frames after its number. */
     if (fsync (self->dirfd)) {
         close (*fd);
-        *fd = -1;
-        unlink (path);
+        unlinkat (self->dirfd, name, 0);
+        self->broken = true;
         return RT_ESTORE;
     }
+    return 0;
+}
+
+/*  Frames go to fd, a segment just created for frames from self->next. */
+static int
+s_switch (st_wal_t *self, int fd, uint64_t filled)
+{
+    pthread_mutex_lock (&self->lock);
+    int rc = s_push (self, self->next);
+    pthread_mutex_unlock (&self->lock);
+    if (rc) {
+        char name[NAME_LEN + 1];
+        snprintf (name, sizeof name, "%016" PRIx64 ".wal", self->next);
+        close (fd);
+        unlinkat (self->dirfd, name, 0);
+        self->broken = true;            /* as in s_create: the name may be on disk */
+        return rc;
+    }
+    if (self->fd >= 0)
+        close (self->fd);
+    self->fd = fd;
+    self->off = 0;
+    self->filled = filled;
+    self->asked = false;
     return 0;
 }
 
@@ -284,7 +433,8 @@ st_wal_start (st_wal_t *self, uint64_t next_lsn)
     /*  Frames a killed process wrote but never synced were replayed and
         are about to be followed by synced ones: make them durable first.
         A segment named next_lsn holds only a torn frame (never
-        acknowledged); one above it is a hole replay would have refused. */
+        acknowledged) or a spare's zeros; one above it is a hole replay
+        would have refused. */
     pthread_mutex_lock (&self->lock);
     int rc = 0;
     for (size_t i = 0; i < self->n && !rc; i++) {
@@ -304,33 +454,28 @@ st_wal_start (st_wal_t *self, uint64_t next_lsn)
         return rc;
     self->next = next_lsn;
     int fd;
-    rc = s_create (self, next_lsn, &fd);
-    if (rc)
+    uint64_t filled;
+    if ((rc = s_create (self, -1, &fd, &filled))
+        || (rc = s_switch (self, fd, filled)))
         return rc;
-    pthread_mutex_lock (&self->lock);
-    rc = s_push (self, next_lsn);
-    pthread_mutex_unlock (&self->lock);
-    if (rc) {
-        close (fd);
-        return rc;
-    }
-    self->fd = fd;
-    self->pending = 0;
+    if (!self->bg.running && rt_bg_start (&self->bg, s_spare_main, self, "pasar-wal-spare"))
+        return RT_ENOMEM;
     return 0;
 }
 
-/*  writev everything, across partial writes and IOV_MAX. */
+/*  pwritev everything at *off, across partial writes and IOV_MAX. */
 static int
-s_writev_all (int fd, struct iovec *iov, int iovcnt)
+s_writev_all (int fd, struct iovec *iov, int iovcnt, uint64_t *off)
 {
     while (iovcnt > 0) {
         int n = iovcnt < IOV_MAX ? iovcnt : IOV_MAX;
-        ssize_t w = writev (fd, iov, n);
+        ssize_t w = pwritev (fd, iov, n, (off_t) *off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
         }
+        *off += (uint64_t) w;
         while (iovcnt > 0 && (size_t) w >= iov->iov_len) {
             w -= (ssize_t) iov->iov_len;
             iov++;
@@ -344,6 +489,33 @@ s_writev_all (int fd, struct iovec *iov, int iovcnt)
     return 0;
 }
 
+/*  Later frames go to a new segment: the spare if one is ready; else,
+    unless spare_only, an empty file. The old segment is synced before the
+    new one is named, so frames are durable in order (with sync =
+    "nometasync" too): a later segment on disk means every frame before it
+    is. */
+static int
+s_roll (st_wal_t *self, bool spare_only)
+{
+    int spare = s_spare_take (self);
+    if (spare < 0 && spare_only)
+        return 0;
+    if (fdatasync (self->fd)) {
+        if (spare >= 0) {
+            close (spare);
+            unlinkat (self->dirfd, SPARE_NAME, 0);
+        }
+        self->broken = true;
+        return RT_ESTORE;
+    }
+    int fd;
+    uint64_t filled;
+    int rc = s_create (self, spare, &fd, &filled);
+    if (!rc && !(rc = s_switch (self, fd, filled)) && filled)
+        __atomic_fetch_add (&self->spares_used, 1, __ATOMIC_RELAXED);
+    return rc;
+}
+
 int
 st_wal_append (st_wal_t *self, const struct iovec *iov, int iovcnt, uint64_t *lsn)
 {
@@ -354,6 +526,13 @@ st_wal_append (st_wal_t *self, const struct iovec *iov, int iovcnt, uint64_t *ls
         len += iov[i].iov_len;
     if (len > UINT32_MAX)
         return RT_ETOOBIG;
+    /*  Past the zeros: on in a ready spare. Without one the frame goes on
+        here and its sync commits the file's growth, as without spares. */
+    if (self->off > 0 && self->off + FRAME_HEADER + len > self->filled
+        && s_roll (self, true))
+        return RT_ESTORE;
+    if (self->off + FRAME_HEADER + len > self->filled)
+        __atomic_fetch_add (&self->frames_unprepared, 1, __ATOMIC_RELAXED);
     uint8_t h[FRAME_HEADER];
     s_header (h, (uint32_t) len, self->next);
     uint32_t crc = st_crc32c (0, h + 4, 12);
@@ -365,7 +544,7 @@ st_wal_append (st_wal_t *self, const struct iovec *iov, int iovcnt, uint64_t *ls
         return RT_ENOMEM;
     v[0] = (struct iovec) { h, FRAME_HEADER };
     memcpy (v + 1, iov, (size_t) iovcnt * sizeof *v);
-    int rc = s_writev_all (self->fd, v, iovcnt + 1);
+    int rc = s_writev_all (self->fd, v, iovcnt + 1, &self->off);
     if (v != stack)
         free (v);
     if (rc) {
@@ -373,7 +552,7 @@ st_wal_append (st_wal_t *self, const struct iovec *iov, int iovcnt, uint64_t *ls
         return RT_ESTORE;
     }
     *lsn = self->next++;
-    self->pending += FRAME_HEADER + len;
+    s_spare_ask (self);
     return 0;
 }
 
@@ -401,12 +580,6 @@ st_wal_last (st_wal_t *self)
     return self->next ? self->next - 1 : 0;
 }
 
-uint64_t
-st_wal_pending_bytes (st_wal_t *self)
-{
-    return self->pending;
-}
-
 int
 st_wal_rotate (st_wal_t *self)
 {
@@ -417,27 +590,21 @@ st_wal_rotate (st_wal_t *self)
     pthread_mutex_unlock (&self->lock);
     if (empty)
         return 0;                       /* nothing appended since */
-    /*  The old segment is synced before the next one is used, so frames
-        are durable in order (with sync = "nometasync" too). */
-    if (fdatasync (self->fd)) {
-        self->broken = true;
-        return RT_ESTORE;
-    }
-    int fd;
-    int rc = s_create (self, self->next, &fd);
-    if (rc)
-        return rc;
-    pthread_mutex_lock (&self->lock);
-    rc = s_push (self, self->next);
-    pthread_mutex_unlock (&self->lock);
-    if (rc) {
-        close (fd);
-        return rc;
-    }
-    close (self->fd);
-    self->fd = fd;
-    self->pending = 0;
-    return 0;
+    return s_roll (self, false);
+}
+
+void
+st_wal_sizes (st_wal_t *self, uint64_t segment_bytes, uint64_t spare_after)
+{
+    self->segment_bytes = segment_bytes;
+    self->spare_after = spare_after;
+}
+
+void
+st_wal_stats (st_wal_t *self, uint64_t *spares_used, uint64_t *frames_unprepared)
+{
+    *spares_used = __atomic_load_n (&self->spares_used, __ATOMIC_RELAXED);
+    *frames_unprepared = __atomic_load_n (&self->frames_unprepared, __ATOMIC_RELAXED);
 }
 
 void

@@ -19,6 +19,15 @@
     or a number out of sequence; nothing after it was ever acknowledged
     (each frame is synced before its batch is answered). Appends after an
     open always go to a new segment, never after such a tail.
+
+    Segments are prepared ahead: a thread of the log's own zero-fills the
+    next one (the spare, "next.spare") to RT_WAL_SEGMENT_BYTES and syncs
+    it, and frames move to it, renamed after the frame they start with,
+    when they would run past the zeros of the current one. Overwriting
+    blocks a file already has needs no journal commit for its size, so
+    each frame's fdatasync costs less (rt_limits.h). The zeros after the
+    last frame end a replay like a torn tail. When no spare is ready, the
+    frame goes on growing the current segment, as before spares.
     =========================================================================
 */
 #ifndef ST_WAL_H_INCLUDED
@@ -51,10 +60,10 @@ int st_wal_replay (st_wal_t *self, uint64_t after, st_wal_fn *fn, void *arg,
                    uint64_t *last, char *err, size_t errlen);
 
 /*  Start appending: the next frame is number next_lsn, in a new segment
-    (synced into the directory). Call once, after replay: existing
-    segments are fdatasynced first (a killed process may have left frames
-    unsynced that replay applied). RT_ECORRUPT for a segment above
-    next_lsn. */
+    (synced into the directory), and the spare thread. Call once, after
+    replay: existing segments are fdatasynced first (a killed process may
+    have left frames unsynced that replay applied). RT_ECORRUPT for a
+    segment above next_lsn. */
 int st_wal_start (st_wal_t *self, uint64_t next_lsn);
 
 /*  Append one frame made of the iov parts; *lsn gets its number. It is
@@ -69,9 +78,6 @@ void st_wal_fail (st_wal_t *self);
 /*  Number of the last appended frame (0 before the first). */
 uint64_t st_wal_last (st_wal_t *self);
 
-/*  Bytes appended since the last rotation. */
-uint64_t st_wal_pending_bytes (st_wal_t *self);
-
 /*  Later frames go to a new segment (before a base copy). Not concurrent
     with st_wal_append. */
 int st_wal_rotate (st_wal_t *self);
@@ -82,5 +88,14 @@ void st_wal_trim (st_wal_t *self, uint64_t upto);
 
 /*  Segments on disk (for tests and metrics). */
 size_t st_wal_segments (st_wal_t *self);
+
+/*  Spares' size and when an unprepared segment asks for one (defaults
+    RT_WAL_SEGMENT_BYTES and RT_WAL_SPARE_AFTER_BYTES); before
+    st_wal_start. Tests use small ones. */
+void st_wal_sizes (st_wal_t *self, uint64_t segment_bytes, uint64_t spare_after);
+
+/*  Spares put into use, and frames written past the zeros (their sync
+    also committed the file's growth), since open. From any thread. */
+void st_wal_stats (st_wal_t *self, uint64_t *spares_used, uint64_t *frames_unprepared);
 
 #endif

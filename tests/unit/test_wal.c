@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -262,6 +263,101 @@ test_hole_refused (void **state)
     st_wal_destroy (&w);
 }
 
+
+/*  Frames past the spare's trigger move into zero-filled segments, which
+    they overwrite in place (each stays exactly its prepared size); after
+    the first spare no frame goes past the zeros while spares keep up. A
+    replay reads every frame and stops at the zeros. A spare or a
+    prepared segment without frames that a killed process left changes
+    nothing. */
+static void
+test_spares_prepared_ahead (void **state)
+{
+    (void) state;
+    const uint64_t seg = 64 << 10;
+    st_wal_t *w = s_open ();
+    st_wal_sizes (w, seg, 8 << 10);
+    assert_int_equal (st_wal_start (w, 1), 0);
+    uint64_t i = 0, used = 0, unprepared = 0, at_first = 0;
+    /*  Until the first spare is in use: the spare thread is asked once
+        the first segment holds 8 KiB. */
+    for (int tries = 0; used == 0 && tries < 5000; tries++) {
+        s_append (w, ++i);
+        st_wal_stats (w, &used, &unprepared);
+        if (!used)
+            usleep (1000);
+    }
+    assert_int_equal (used, 1);
+    at_first = unprepared;
+    assert_true (at_first >= 4);             /* 8 KiB of frames before the ask */
+    /*  Five more segments' worth, pausing now and then as a node does
+        between batches, so the spare thread keeps up. */
+    uint64_t first_prepared = i;
+    while (used < 6) {
+        s_append (w, ++i);
+        if (i % 4 == 0)
+            usleep (2000);
+        st_wal_stats (w, &used, &unprepared);
+        assert_true (i < 100000);
+    }
+    assert_int_equal (unprepared, at_first);
+    assert_int_equal (st_wal_sync (w), 0);
+    assert_int_equal (st_wal_segments (w), 7);
+    st_wal_destroy (&w);
+
+    /*  Every prepared segment is its zero-filled size: frames overwrote
+        the zeros, none grew the file. */
+    DIR *d = opendir (s_dir);
+    assert_non_null (d);
+    struct dirent *e;
+    int prepared = 0, others = 0;
+    while ((e = readdir (d))) {
+        unsigned long long first;
+        if (sscanf (e->d_name, "%16llx.wal", &first) != 1)
+            continue;
+        if (first == 1)
+            assert_true (s_size (1) < (off_t) seg);
+        else {
+            assert_true (first >= first_prepared);
+            assert_int_equal (s_size (first), (off_t) seg);
+            prepared++;
+        }
+        others += first != 1 && first < first_prepared;
+    }
+    closedir (d);
+    assert_int_equal (prepared, 6);
+    assert_int_equal (others, 0);
+    char path[512];
+    snprintf (path, sizeof path, "%s/next.spare", s_dir);
+    assert_int_equal (access (path, F_OK), -1);     /* destroy removes it */
+
+    /*  A killed process's leftovers: a half-made spare, and a spare
+        renamed after the next frame with no frame in it yet. */
+    static uint8_t zeros[64 << 10];
+    int fd = open (path, O_WRONLY | O_CREAT, 0600);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, "PWAL garbage", 12), 12);
+    close (fd);
+    snprintf (path, sizeof path, "%s/%016llx.wal", s_dir, (unsigned long long) i + 1);
+    fd = open (path, O_WRONLY | O_CREAT, 0600);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, zeros, sizeof zeros), (ssize_t) sizeof zeros);
+    close (fd);
+    w = s_open ();
+    snprintf (path, sizeof path, "%s/next.spare", s_dir);
+    assert_int_equal (access (path, F_OK), -1);
+    seen_t s = s_replay (w, 0, 0);
+    assert_int_equal (s.n, i);
+    assert_int_equal (st_wal_start (w, i + 1), 0);
+    s_append (w, i + 1);
+    assert_int_equal (st_wal_sync (w), 0);
+    st_wal_destroy (&w);
+    w = s_open ();
+    s = s_replay (w, 0, 0);
+    assert_int_equal (s.n, i + 1);
+    st_wal_destroy (&w);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -272,6 +368,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_bad_crc_stops, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_trim_and_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_hole_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_spares_prepared_ahead, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter (argv[1]);
