@@ -93,7 +93,10 @@ cmd_node (int argc, char **argv)
     int rc0 = cmd_node_args ("node", argc, argv, &path, &conf, &me, dir, sizeof dir);
     if (rc0)
         return rc0;
-
+    /*  From here request threads hand their log lines to the log thread
+        (it inherits the blocked signals, so they still come to
+        sigtimedwait); atexit writes what is queued. */
+    rt_log_start ();
 
     rt_options_t opts = {
         .data_dir = dir, .node_id = me->id, .shards = conf->shards,

@@ -6,6 +6,7 @@
 #include "ed_server.h"
 #include "ed_metrics.h"
 #include "runtime/rt_limits.h"
+#include "runtime/rt_log.h"
 
 void
 ed_ops_healthz (ed_req_t *req)
@@ -112,6 +113,7 @@ ed_ops_metrics (ed_req_t *req)
         { "pasar_store_map_size_bytes", "gauge", "LMDB map size.", st.map_size_bytes },
         { "pasar_store_log_frames_total", "counter", "Commit batches appended to the write-ahead log since start.", st.log_frames },
         { "pasar_store_log_bytes_total", "counter", "Bytes appended to the write-ahead log since start.", st.log_bytes },
+        { "pasar_log_lines_dropped_total", "counter", "Log lines dropped because the log thread's queue was full (the log file or pipe too slow).", rt_log_dropped () },
         { "pasar_store_log_segments", "gauge", "Write-ahead log segments on disk.", st.log_segments },
         { "pasar_store_log_spares_used_total", "counter", "Zero-filled log segments put into use since start.", st.log_spares_used },
         { "pasar_store_log_frames_unprepared_total", "counter", "Log frames written past the zero-filled part of their segment since start (each one's sync also commits the file's growth): rising under steady load means spares are made too slowly.", st.log_frames_unprepared },

@@ -99,6 +99,20 @@
     full load on this machine that is a copy every ~40 s. */
 #define RT_WAL_BASE_BYTES       (2048ull << 20)
 
+/*  Log lines (rt_log.h) waiting for the log thread to write them. A
+    write to the log file can block for tens of milliseconds (its inode
+    lock, the kernel throttling writers under writeback; BENCHMARKS.md);
+    a request thread only copies its line in here. ~4,000 access-log
+    lines: over a second of them at the loads measured here. A line that
+    finds it full is dropped and counted, never waited for. */
+#define RT_LOG_QUEUE_BYTES      (1u << 20)
+
+/*  The log thread writes what is queued this often, or as soon as this
+    much is: a line reaches the file within RT_LOG_FLUSH_MS, and a busy
+    node wakes the thread ~50 times a second, not once per request. */
+#define RT_LOG_FLUSH_MS         20u
+#define RT_LOG_WAKE_BYTES       (64u << 10)
+
 /*  A log segment is zero-filled to this size before frames go into it
     (by a thread of its own, while the one before it fills): a frame then
     overwrites blocks the file already has, so its fdatasync writes the

@@ -1,40 +1,199 @@
-/*  rt_log.c - JSON log lines on stderr */
+/*  rt_log.c - JSON log lines on stderr, written by a thread of their own */
+#define _GNU_SOURCE             /* pthread_setname_np */
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "rt_log.h"
+#include "rt_limits.h"
+#include "rt_time.h"
+
+/*  The queue: a ring of bytes, whole lines only. Logging is one stream
+    per process, so this is the one piece of process-wide state here. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t  cv;
+    pthread_t       thread;
+    char           *ring;               /* RT_LOG_QUEUE_BYTES */
+    size_t          head, len;          /* queued bytes start at head */
+    bool            started;            /* a thread to join */
+    bool            running;            /* lines are queued, not written */
+    bool            stop, idle;
+    unsigned long long dropped, reported;
+} s_q = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/*  All of p, across partial writes; a failure drops the rest (there is
+    nowhere to report a failed log write). */
+static void
+s_write_all (const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write (STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t) w;
+    }
+}
+
+/*  One line, "{...}\n", into line (2048 bytes); returns its length. */
+static size_t
+s_format (char *line, size_t cap, const char *level, const char *event,
+          const char *fields_fmt, va_list ap)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r (&ts.tv_sec, &tm);
+    int n = snprintf (line, cap,
+                      "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"event\":\"%s\"",
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                      tm.tm_sec, ts.tv_nsec / 1000000, level, event);
+    if (fields_fmt && *fields_fmt && n > 0 && (size_t) n < cap - 4) {
+        line[n++] = ',';
+        int m = vsnprintf (line + n, cap - (size_t) n - 3, fields_fmt, ap);
+        if (m > 0)
+            n += m < (int) (cap - (size_t) n - 3) ? m : (int) (cap - (size_t) n - 4);
+    }
+    if (n < 0 || (size_t) n > cap - 3)
+        n = (int) cap - 3;
+    line[n++] = '}';
+    line[n++] = '\n';
+    return (size_t) n;
+}
+
+static size_t
+s_line (char *line, size_t cap, const char *level, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    size_t n = s_format (line, cap, level, event, fmt, ap);
+    va_end (ap);
+    return n;
+}
+
+/*  Writes what is queued, in as few write(2)s as the ring's wrap allows,
+    with the lock released while writing: callers only ever add after
+    head + len, so the bytes being written stay as they are. */
+static void *
+s_writer (void *arg)
+{
+    (void) arg;
+    pthread_mutex_lock (&s_q.lock);
+    bool waited = false;
+    while (s_q.len > 0 || !s_q.stop) {
+        if (s_q.len == 0 || (!waited && !s_q.stop && s_q.len < RT_LOG_WAKE_BYTES)) {
+            s_q.idle = true;
+            struct timespec ts = rt_deadline_in (RT_LOG_FLUSH_MS);
+            pthread_cond_timedwait (&s_q.cv, &s_q.lock, &ts);
+            s_q.idle = false;
+            waited = true;
+            continue;
+        }
+        waited = false;
+        size_t n = s_q.len < RT_LOG_QUEUE_BYTES - s_q.head ? s_q.len : RT_LOG_QUEUE_BYTES - s_q.head;
+        const char *p = s_q.ring + s_q.head;
+        /*  The count goes between lines, never into one the ring's end
+            splits. */
+        unsigned long long lost = p[n - 1] == '\n' ? s_q.dropped - s_q.reported : 0;
+        s_q.reported += lost;
+        pthread_mutex_unlock (&s_q.lock);
+        s_write_all (p, n);
+        if (lost) {
+            char line[256];
+            s_write_all (line, s_line (line, sizeof line, "warn", "log.dropped",
+                                       "\"lines\":%llu,\"queue_bytes\":%u", lost,
+                                       RT_LOG_QUEUE_BYTES));
+        }
+        pthread_mutex_lock (&s_q.lock);
+        s_q.head = (s_q.head + n) % RT_LOG_QUEUE_BYTES;
+        s_q.len -= n;
+    }
+    s_q.running = false;                /* later lines: written at once */
+    pthread_mutex_unlock (&s_q.lock);
+    return NULL;
+}
 
 void
 rt_log (const char *level, const char *event, const char *fields_fmt, ...)
 {
     char line[2048];
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r (&ts.tv_sec, &tm);
-    int n = snprintf (line, sizeof line,
-                      "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"event\":\"%s\"",
-                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                      tm.tm_sec, ts.tv_nsec / 1000000, level, event);
-    if (fields_fmt && *fields_fmt && n > 0 && (size_t) n < sizeof line - 4) {
-        line[n++] = ',';
-        va_list ap;
-        va_start (ap, fields_fmt);
-        int m = vsnprintf (line + n, sizeof line - (size_t) n - 3, fields_fmt, ap);
-        va_end (ap);
-        if (m > 0)
-            n += m < (int) (sizeof line - (size_t) n - 3) ? m : (int) (sizeof line - (size_t) n - 4);
+    va_list ap;
+    va_start (ap, fields_fmt);
+    size_t n = s_format (line, sizeof line, level, event, fields_fmt, ap);
+    va_end (ap);
+    pthread_mutex_lock (&s_q.lock);
+    if (!s_q.running) {
+        pthread_mutex_unlock (&s_q.lock);
+        /*  One write(2) per line: lines from threads never interleave. */
+        s_write_all (line, n);
+        return;
     }
-    if (n < 0 || (size_t) n > sizeof line - 3)
-        n = (int) sizeof line - 3;
-    line[n++] = '}';
-    line[n++] = '\n';
-    /*  One write(2) per line: lines from threads never interleave, and no
-        stdio lock is shared by every request thread. */
-    ssize_t w = write (STDERR_FILENO, line, (size_t) n);
-    (void) w;                   /* nowhere to report a failed log write */
+    if (s_q.len + n > RT_LOG_QUEUE_BYTES)
+        s_q.dropped++;
+    else {
+        size_t at = (s_q.head + s_q.len) % RT_LOG_QUEUE_BYTES;
+        size_t first = n < RT_LOG_QUEUE_BYTES - at ? n : RT_LOG_QUEUE_BYTES - at;
+        memcpy (s_q.ring + at, line, first);
+        memcpy (s_q.ring, line + first, n - first);
+        s_q.len += n;
+        if (s_q.idle && s_q.len >= RT_LOG_WAKE_BYTES)
+            pthread_cond_signal (&s_q.cv);
+    }
+    pthread_mutex_unlock (&s_q.lock);
+}
+
+int
+rt_log_start (void)
+{
+    pthread_mutex_lock (&s_q.lock);
+    int rc = 0;
+    if (!s_q.started) {
+        if (!s_q.ring)
+            s_q.ring = malloc (RT_LOG_QUEUE_BYTES);
+        s_q.stop = false;
+        rc = s_q.ring && pthread_create (&s_q.thread, NULL, s_writer, NULL) == 0 ? 0 : -1;
+        if (rc == 0) {
+            pthread_setname_np (s_q.thread, "pasar-log");
+            static bool registered;
+            if (!registered)
+                registered = atexit (rt_log_stop) == 0;
+        }
+        s_q.started = s_q.running = rc == 0;
+    }
+    pthread_mutex_unlock (&s_q.lock);
+    return rc;
+}
+
+void
+rt_log_stop (void)
+{
+    pthread_mutex_lock (&s_q.lock);
+    if (!s_q.started) {
+        pthread_mutex_unlock (&s_q.lock);
+        return;
+    }
+    s_q.started = false;
+    s_q.stop = true;
+    pthread_cond_signal (&s_q.cv);
+    pthread_mutex_unlock (&s_q.lock);
+    pthread_join (s_q.thread, NULL);
+}
+
+unsigned long long
+rt_log_dropped (void)
+{
+    pthread_mutex_lock (&s_q.lock);
+    unsigned long long n = s_q.dropped;
+    pthread_mutex_unlock (&s_q.lock);
+    return n;
 }
 
 char *

@@ -85,6 +85,14 @@ jwt_secret_file = "{self.tmp / 'keys' / 'jwt.secret'}"
     def logs(self, i):
         return self.log_path(i).read_text(errors="replace")
 
+    def wait_log(self, i, text, timeout=2.0):
+        """Node i's log once it holds text (a node writes its lines every
+        RT_LOG_FLUSH_MS), or as it is after timeout."""
+        deadline = time.monotonic() + timeout
+        while text not in (logs := self.logs(i)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return logs
+
     def start(self, *ids, wait=True):
         for i in ids or self.ids:
             log = open(self.log_path(i), "ab")

@@ -88,3 +88,11 @@ http = "127.0.0.1:{self.http_port}"
         if self.log:
             self.log.flush()
         return (self.tmp / "node.log").read_text(errors="replace")
+
+    def wait_log(self, text, timeout=2.0):
+        """The log once it holds text (the node writes its lines every
+        RT_LOG_FLUSH_MS), or as it is after timeout."""
+        deadline = time.monotonic() + timeout
+        while text not in (logs := self.logs()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return logs

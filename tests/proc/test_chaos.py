@@ -203,7 +203,7 @@ def test_chaos(tmp_path):
         while c.moving() != 0:
             assert time.monotonic() < deadline, "shards still moving 30 s after the faults"
             time.sleep(0.2)
-        assert "handoff.in" in c.logs(joined), "no shard reached the new node"
+        assert "handoff.in" in c.wait_log(joined, "handoff.in"), "no shard reached the new node"
 
         # Check the history.
         assert users, "the workload acknowledged nothing"

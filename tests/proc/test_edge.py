@@ -160,7 +160,8 @@ def test_threads_are_named_for_their_job(node):
     import pathlib
     names = [p.read_text().strip()
              for p in pathlib.Path(f"/proc/{node.proc.pid}/task").glob("*/comm")]
-    for want in ("pasar-commit", "pasar-pump", "pasar-timer", "pasar-worker-0", "pasar-base"):
+    for want in ("pasar-commit", "pasar-pump", "pasar-timer", "pasar-worker-0", "pasar-base",
+                 "pasar-log"):
         assert want in names, (want, sorted(set(names)))
     assert "civetweb-worker" in names
 

@@ -155,7 +155,13 @@ def test_admin_credit_and_its_rules(c3, admin):
     assert again.status_code == 201 and again.json() == e
     assert again.headers.get("Idempotency-Replayed") == "true"
     assert _balance(c3, u, 2) == 150000
-    # the audit trail: one log line (not one per replay), with the reason
+    # the audit trail: one log line (not one per replay), with the reason;
+    # nodes write their lines every 20 ms, so wait for it, then a little
+    # longer for a second one that should not come
+    deadline = time.monotonic() + 2
+    while not any(e["ref"] in c3.logs(i) for i in c3.ids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)
     audit = [line for i in c3.ids for line in c3.logs(i).splitlines()
              if '"ledger.admin_credit"' in line and e["ref"] in line]
     assert len(audit) == 1 and '"reason":"test"' in audit[0] and admin["id"] in audit[0]
