@@ -1,5 +1,4 @@
 /*  rt_log.c - JSON log lines on stderr, written by a thread of their own */
-#define _GNU_SOURCE             /* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,22 +9,20 @@
 #include <time.h>
 #include <unistd.h>
 #include "rt_log.h"
+#include "rt_bg.h"
 #include "rt_limits.h"
-#include "rt_time.h"
 
-/*  The queue: a ring of bytes, whole lines only. Logging is one stream
-    per process, so this is the one piece of process-wide state here. */
+/*  The queue: a ring of bytes, whole lines only, under bg.lock. Logging
+    is one stream per process, so this is the one piece of process-wide
+    state here; its lock is static because rt_log works before start. */
 static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t  cv;
-    pthread_t       thread;
+    rt_bg_t         bg;
     char           *ring;               /* RT_LOG_QUEUE_BYTES */
     size_t          head, len;          /* queued bytes start at head */
-    bool            started;            /* a thread to join */
-    bool            running;            /* lines are queued, not written */
-    bool            stop, idle;
+    bool            queueing;           /* lines are queued, not written */
+    bool            idle;               /* the thread waits */
     unsigned long long dropped, reported;
-} s_q = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} s_q = { .bg = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER } };
 
 /*  All of p, across partial writes; a failure drops the rest (there is
     nowhere to report a failed log write). */
@@ -43,7 +40,7 @@ s_write_all (const char *p, size_t n)
     }
 }
 
-/*  One line, "{...}\n", into line (2048 bytes); returns its length. */
+/*  One line, "{...}\n", into line (cap bytes); returns its length. */
 static size_t
 s_format (char *line, size_t cap, const char *level, const char *event,
           const char *fields_fmt, va_list ap)
@@ -86,13 +83,12 @@ static void *
 s_writer (void *arg)
 {
     (void) arg;
-    pthread_mutex_lock (&s_q.lock);
+    pthread_mutex_lock (&s_q.bg.lock);
     bool waited = false;
-    while (s_q.len > 0 || !s_q.stop) {
-        if (s_q.len == 0 || (!waited && !s_q.stop && s_q.len < RT_LOG_WAKE_BYTES)) {
+    while (s_q.len > 0 || !s_q.bg.stop) {
+        if (s_q.len == 0 || (!waited && !s_q.bg.stop && s_q.len < RT_LOG_WAKE_BYTES)) {
             s_q.idle = true;
-            struct timespec ts = rt_deadline_in (RT_LOG_FLUSH_MS);
-            pthread_cond_timedwait (&s_q.cv, &s_q.lock, &ts);
+            rt_bg_wait (&s_q.bg, RT_LOG_FLUSH_MS);
             s_q.idle = false;
             waited = true;
             continue;
@@ -104,7 +100,7 @@ s_writer (void *arg)
             splits. */
         unsigned long long lost = p[n - 1] == '\n' ? s_q.dropped - s_q.reported : 0;
         s_q.reported += lost;
-        pthread_mutex_unlock (&s_q.lock);
+        pthread_mutex_unlock (&s_q.bg.lock);
         s_write_all (p, n);
         if (lost) {
             char line[256];
@@ -112,12 +108,12 @@ s_writer (void *arg)
                                        "\"lines\":%llu,\"queue_bytes\":%u", lost,
                                        RT_LOG_QUEUE_BYTES));
         }
-        pthread_mutex_lock (&s_q.lock);
+        pthread_mutex_lock (&s_q.bg.lock);
         s_q.head = (s_q.head + n) % RT_LOG_QUEUE_BYTES;
         s_q.len -= n;
     }
-    s_q.running = false;                /* later lines: written at once */
-    pthread_mutex_unlock (&s_q.lock);
+    s_q.queueing = false;               /* later lines: written at once */
+    pthread_mutex_unlock (&s_q.bg.lock);
     return NULL;
 }
 
@@ -129,9 +125,9 @@ rt_log (const char *level, const char *event, const char *fields_fmt, ...)
     va_start (ap, fields_fmt);
     size_t n = s_format (line, sizeof line, level, event, fields_fmt, ap);
     va_end (ap);
-    pthread_mutex_lock (&s_q.lock);
-    if (!s_q.running) {
-        pthread_mutex_unlock (&s_q.lock);
+    pthread_mutex_lock (&s_q.bg.lock);
+    if (!s_q.queueing) {
+        pthread_mutex_unlock (&s_q.bg.lock);
         /*  One write(2) per line: lines from threads never interleave. */
         s_write_all (line, n);
         return;
@@ -145,54 +141,46 @@ rt_log (const char *level, const char *event, const char *fields_fmt, ...)
         memcpy (s_q.ring, line + first, n - first);
         s_q.len += n;
         if (s_q.idle && s_q.len >= RT_LOG_WAKE_BYTES)
-            pthread_cond_signal (&s_q.cv);
+            pthread_cond_signal (&s_q.bg.cv);
     }
-    pthread_mutex_unlock (&s_q.lock);
+    pthread_mutex_unlock (&s_q.bg.lock);
 }
 
 int
 rt_log_start (void)
 {
-    pthread_mutex_lock (&s_q.lock);
-    int rc = 0;
-    if (!s_q.started) {
-        if (!s_q.ring)
-            s_q.ring = malloc (RT_LOG_QUEUE_BYTES);
-        s_q.stop = false;
-        rc = s_q.ring && pthread_create (&s_q.thread, NULL, s_writer, NULL) == 0 ? 0 : -1;
-        if (rc == 0) {
-            pthread_setname_np (s_q.thread, "pasar-log");
-            static bool registered;
-            if (!registered)
-                registered = atexit (rt_log_stop) == 0;
-        }
-        s_q.started = s_q.running = rc == 0;
+    if (s_q.bg.running)
+        return 0;
+    if (!s_q.ring && !(s_q.ring = malloc (RT_LOG_QUEUE_BYTES)))
+        return -1;
+    pthread_mutex_lock (&s_q.bg.lock);
+    s_q.bg.stop = false;
+    s_q.queueing = true;
+    pthread_mutex_unlock (&s_q.bg.lock);
+    if (rt_bg_start (&s_q.bg, s_writer, NULL, "pasar-log")) {
+        pthread_mutex_lock (&s_q.bg.lock);
+        s_q.queueing = false;
+        pthread_mutex_unlock (&s_q.bg.lock);
+        return -1;
     }
-    pthread_mutex_unlock (&s_q.lock);
-    return rc;
+    static bool registered;
+    if (!registered)
+        registered = atexit (rt_log_stop) == 0;
+    return 0;
 }
 
 void
 rt_log_stop (void)
 {
-    pthread_mutex_lock (&s_q.lock);
-    if (!s_q.started) {
-        pthread_mutex_unlock (&s_q.lock);
-        return;
-    }
-    s_q.started = false;
-    s_q.stop = true;
-    pthread_cond_signal (&s_q.cv);
-    pthread_mutex_unlock (&s_q.lock);
-    pthread_join (s_q.thread, NULL);
+    rt_bg_stop (&s_q.bg);           /* the thread writes what is queued first */
 }
 
 unsigned long long
 rt_log_dropped (void)
 {
-    pthread_mutex_lock (&s_q.lock);
+    pthread_mutex_lock (&s_q.bg.lock);
     unsigned long long n = s_q.dropped;
-    pthread_mutex_unlock (&s_q.lock);
+    pthread_mutex_unlock (&s_q.bg.lock);
     return n;
 }
 

@@ -330,6 +330,11 @@ def test_bank(tmp_path):
         # nothing else happened but transfers whose answer was lost
         assert set(outs) == set(ins)
         assert len(outs) - len(acked) <= len(unknown)
+        # Much of that history went into log segments zero-filled ahead
+        # (docs/storage.md) while nodes were killed: such a segment stays
+        # exactly its prepared size.
+        sizes = [p.stat().st_size for p in (tmp_path / "data").glob("*/wal/*.wal")]
+        assert (64 << 20) in sizes, sorted(sizes)
     finally:
         hist.save()
         c.stop()
