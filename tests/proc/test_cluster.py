@@ -191,7 +191,14 @@ def test_remote_asks_past_their_deadline_are_swept(tmp_path):
     try:
         emails = [f"swept{k}@example.com" for k in range(12)]
         for e in emails:
-            assert _register(c.url("n1"), e).status_code == 201
+            # Set-up, under the test's short deadline: an fdatasync that
+            # stalls past 300 ms on this disk answers 503; the same
+            # request again either registers or finds it registered.
+            for _ in range(3):
+                r = _register(c.url("n1"), e)
+                if r.status_code != 503:
+                    break
+            assert r.status_code in (201, 409), r.text
         assert _gauge(c.url("n1"), "pasar_remote_asks_pending") == 0
         c.procs["n2"].send_signal(signal.SIGSTOP)
         try:
