@@ -53,10 +53,19 @@ struct st_wal {
     bool            spare_wanted;
 };
 
+/*  A segment's file name in the directory, and its whole path. */
+static void
+s_leaf (uint64_t first, char out[NAME_LEN + 1])
+{
+    snprintf (out, NAME_LEN + 1, "%016" PRIx64 ".wal", first);
+}
+
 static void
 s_name (const st_wal_t *self, uint64_t first, char *out, size_t outlen)
 {
-    snprintf (out, outlen, "%s/%016" PRIx64 ".wal", self->dir, first);
+    char leaf[NAME_LEN + 1];
+    s_leaf (first, leaf);
+    snprintf (out, outlen, "%s/%s", self->dir, leaf);
 }
 
 static int
@@ -363,7 +372,7 @@ static int
 s_create (st_wal_t *self, int spare, int *fd, uint64_t *filled)
 {
     char name[NAME_LEN + 1];
-    snprintf (name, sizeof name, "%016" PRIx64 ".wal", self->next);
+    s_leaf (self->next, name);
     *filled = 0;
     if (spare >= 0 && renameat (self->dirfd, SPARE_NAME, self->dirfd, name) == 0) {
         *fd = spare;
@@ -398,7 +407,7 @@ s_switch (st_wal_t *self, int fd, uint64_t filled)
     pthread_mutex_unlock (&self->lock);
     if (rc) {
         char name[NAME_LEN + 1];
-        snprintf (name, sizeof name, "%016" PRIx64 ".wal", self->next);
+        s_leaf (self->next, name);
         close (fd);
         unlinkat (self->dirfd, name, 0);
         self->broken = true;            /* as in s_create: the name may be on disk */
