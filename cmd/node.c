@@ -105,7 +105,7 @@ cmd_node (int argc, char **argv)
         .max_resident = conf->max_resident_actors,
         .passivate_idle_ms = conf->passivate_idle_s * 1000,
         .idem_retention_s = conf->idem_retention_s,
-        .map_size_mb = conf->map_size_mb,
+        .map_size_mb = conf->map_size_mb, .reserve_mb = conf->reserve_mb,
         .nometasync = conf->sync == RT_SYNC_NOMETASYNC,
         .nodes = conf->nodes, .nnodes = conf->node_count,
         .self_node = (uint32_t) (me - conf->nodes), .epoch = conf->epoch,

@@ -21,7 +21,7 @@ cmd_reindex (int argc, char **argv)
     /*  No cluster: the store alone (a running node holds its lock, and
         the open below is refused). */
     rt_options_t opts = { .data_dir = dir, .node_id = me->id, .shards = conf->shards,
-                          .map_size_mb = conf->map_size_mb,
+                          .map_size_mb = conf->map_size_mb, .reserve_mb = conf->reserve_mb,
                           .nometasync = conf->sync == RT_SYNC_NOMETASYNC };
     rt_runtime_t *rt = rt_runtime_new (&opts, err, sizeof err);
     rt_config_destroy (&conf);

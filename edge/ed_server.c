@@ -271,6 +271,9 @@ ed_reply_rt_error (ed_req_t *req, int err)
         case RT_EKILLED:
         case RT_EUNAVAILABLE:
         case RT_ENOTOWNER:      ed_reply_problem (req, ED_P_UNAVAILABLE, rt_strerror (err)); return;
+        case RT_ENOSPACE:       /* not over in a second: the operator frees space */
+                                ed_reply_header (req, "Retry-After", "30");
+                                ed_reply_problem (req, ED_P_UNAVAILABLE, rt_strerror (err)); return;
         case RT_EINVAL:
         case RT_ETOOBIG:        ed_reply_problem (req, ED_P_VALIDATION, rt_strerror (err)); return;
         default:                ed_reply_problem (req, ED_P_INTERNAL, rt_strerror (err)); return;

@@ -35,6 +35,7 @@ static const field_t s_fields[] = {
     F_STR ("storage.data_dir", data_dir, 1, "data"),
     { "storage.sync", K_SYNC, offsetof (rt_config_t, sync), 0, 0, 0, "full", 0 },
     F_U32 ("storage.map_size_mb", map_size_mb, 16, RT_MAP_SIZE_MAX_MB, 4096),
+    F_U32 ("storage.reserve_mb", reserve_mb, 1, RT_STORE_RESERVE_MB_MAX, RT_STORE_RESERVE_MB_DEFAULT),
     F_U32 ("runtime.workers", workers, 0, RT_WORKERS_MAX, 0),
     F_U32 ("runtime.mailbox_max", mailbox_max, 16, 1048576, RT_MAILBOX_DEFAULT),
     F_U32 ("runtime.worker_inbox_max", worker_inbox_max, 1024, 16777216, RT_WORKER_INBOX_DEFAULT),

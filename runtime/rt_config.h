@@ -34,6 +34,7 @@ typedef struct {
     char     data_dir[512];     /* relative paths are relative to the cwd */
     rt_sync_t sync;             /* "full" | "nometasync" */
     uint32_t map_size_mb;       /* 16..RT_MAP_SIZE_MAX_MB, default 4096 */
+    uint32_t reserve_mb;        /* disk allocated ahead of LMDB's use (st_space.c) */
     /* [runtime] */
     uint32_t workers;           /* 0 = one per core; 1..RT_WORKERS_MAX */
     uint32_t mailbox_max;

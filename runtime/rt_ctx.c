@@ -74,6 +74,26 @@ struct rt_ctx {
 
 /* ---- releasing outputs ------------------------------------------------------ */
 
+/*  A write from outside (an edge's ask or tell, this node's or another's)
+    while this node's disk cannot give its store the space it takes
+    ahead: refused, so that what is left carries the turns under way
+    (store/st_space.c). Deliveries, reminders, replies, kills and reads
+    go on. */
+static bool
+s_refused_for_space (rt_runtime_t *rt, const rt_imsg_t *msg)
+{
+    if (msg->from.type || msg->type == RT_MSG_REPLY
+        || (msg->flags & (RT_MF_SRC | RT_MF_REMINDER | RT_MF_KILL | RT_MF_FENCE | RT_MF_RECEIPT)))
+        return false;
+    const rt_type_def_t *def = rt->types[msg->to.type];
+    if (def && msg->type < RT_MSG_TYPES_MAX && (def->reads & (1ull << msg->type)))
+        return false;
+    if (!rt->store || !st_store_space_low (rt->store))
+        return false;
+    atomic_fetch_add (&rt->refused_nospace, 1);
+    return true;
+}
+
 int
 rt_deliver (rt_runtime_t *rt, rt_imsg_t *msg)
 {
@@ -99,6 +119,10 @@ rt_deliver (rt_runtime_t *rt, rt_imsg_t *msg)
             rt_imsg_fail (rt, msg, RT_EUNAVAILABLE);
             return RT_EUNAVAILABLE;
         }
+    }
+    if (s_refused_for_space (rt, msg)) {
+        rt_imsg_fail (rt, msg, RT_ENOSPACE);
+        return RT_ENOSPACE;
     }
     rt_worker_t *w = rt_worker_for (rt, msg->hash);
     if (w == rt_worker_current ())

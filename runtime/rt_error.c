@@ -25,6 +25,7 @@ rt_strerror (int err)
         case RT_EMAPFULL:       return "store map at its size ceiling";
         case RT_EUNAVAILABLE:   return "the node owning this data is unavailable";
         case RT_ENOTOWNER:      return "this data is moving between nodes";
+        case RT_ENOSPACE:       return "the node holding this data is out of disk space; writes refused until it is freed";
         default:
             if (err < 0 && err > -4096)
                 return strerror (-err);

@@ -31,7 +31,9 @@ typedef enum {
     RT_EUNAVAILABLE  = -30884,  /* the owning node is down or unreachable */
     RT_ENOTOWNER     = -30883,  /* sent to a node that does not own the shard
                                    at the sender's epoch (fenced) */
-    RT_ERR_LAST      = -30883
+    RT_ENOSPACE      = -30882,  /* the owning node's disk is full: writes
+                                   refused until space is freed */
+    RT_ERR_LAST      = -30882
 } rt_err_t;
 
 /*  A static, human-readable name for err (an rt_err_t, or a negated errno,

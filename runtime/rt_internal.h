@@ -149,6 +149,7 @@ struct rt_runtime {
     atomic_bool         stopping;
     atomic_uint_fast64_t next_corr;
     atomic_uint_fast64_t refused, idem_replays, reminders_fired, expired;
+    atomic_uint_fast64_t refused_nospace;   /* outside writes, disk full */
     atomic_uint_fast64_t turns;
     /*  rt_read's snapshot readers: a stack of free ones, made on demand
         up to RT_READERS_MAX. */

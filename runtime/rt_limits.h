@@ -132,6 +132,23 @@
     after this; frames meanwhile go on in the current segment. */
 #define RT_WAL_SPARE_RETRY_MS   (5u * 1000)
 
+/*  LMDB's file (as long as the map, but holes until written) is
+    allocated this far ahead of its last page, so a full disk is an error
+    before a batch, not a SIGBUS inside one (st_space.c). Extended when
+    less than half of it is left. cluster.toml: storage.reserve_mb. */
+#define RT_STORE_RESERVE_MB_DEFAULT 64u
+#define RT_STORE_RESERVE_MB_MAX     65536u
+
+/*  A batch may take new pages up to twice its ops' bytes plus this many
+    per turn (a B-tree path copied for each of a few ops); it is refused
+    before it is logged if the disk cannot give that much. */
+#define RT_STORE_PAGES_PER_TURN 32u
+
+/*  While the disk cannot extend the reservation (or give the log its
+    next segment), outside writes are refused (503) and the allocation is
+    tried again this often, so writes resume soon after space is freed. */
+#define RT_STORE_RESERVE_RETRY_MS 1000u
+
 /*  A base copy is also taken this long after the last one if anything
     was logged since, so a quiet node's log stays short too. */
 #define RT_BASE_INTERVAL_MS     (10u * 60 * 1000)

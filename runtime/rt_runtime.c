@@ -54,7 +54,7 @@ rt_runtime_new (const rt_options_t *opts, char *err, size_t errlen)
     self->opts.data_dir = NULL;     /* not kept: the store has it open */
     st_options_t so = {
         .node_id = self->node_id, .shards = self->opts.shards,
-        .map_size_mb = self->opts.map_size_mb,
+        .map_size_mb = self->opts.map_size_mb, .reserve_mb = self->opts.reserve_mb,
         .nometasync = self->opts.nometasync, .nosync = self->opts.nosync,
     };
     if (st_store_open (opts->data_dir, &so, &self->store, err, errlen)) {
@@ -288,6 +288,7 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
     for (uint32_t i = 0; self->workers && i < self->nworkers; i++)
         rt_worker_stats (self->workers[i], out);
     out->refused_overloaded = atomic_load (&self->refused);
+    out->refused_nospace = atomic_load (&self->refused_nospace);
     out->expired = atomic_load (&self->expired);
     out->reads = atomic_load (&self->reads);
     out->reads_asked = atomic_load (&self->reads_asked);
@@ -319,6 +320,8 @@ rt_stats (rt_runtime_t *self, rt_stats_t *out)
     out->log_segments = ss.log_segments;
     out->log_spares_used = ss.log_spares_used;
     out->log_frames_unprepared = ss.log_frames_unprepared;
+    out->space_reserved = ss.space_reserved;
+    out->space_low = ss.space_low;
     out->base_copies = ss.base_copies;
     out->base_failures = ss.base_failures;
     out->base_us_last = ss.base_us_last;

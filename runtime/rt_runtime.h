@@ -30,6 +30,7 @@ typedef struct {
     uint32_t    passivate_idle_ms;  /* 0 = RT_PASSIVATE_IDLE_S_DEFAULT s */
     uint32_t    idem_retention_s;   /* 0 = RT_IDEM_RETENTION_S_DEFAULT */
     uint32_t    map_size_mb;        /* 0 = 64 */
+    uint32_t    reserve_mb;         /* 0 = RT_STORE_RESERVE_MB_DEFAULT */
     bool        nometasync;         /* storage.sync = "nometasync" */
     bool        nosync;             /* no fsync at all: benches of the CPU path only */
     uint32_t    commit_batch_max;   /* 0 = RT_COMMIT_BATCH_MAX; 1 = sync per turn */
@@ -151,6 +152,7 @@ uint32_t rt_shard_count (rt_runtime_t *self);
 typedef struct {
     uint64_t activations, passivations, kills, turns;
     uint64_t refused_overloaded;
+    uint64_t refused_nospace;       /* outside writes refused: disk full (RT_ENOSPACE) */
     uint64_t expired;               /* asks dropped: deadline passed while queued */
     uint64_t reads, reads_asked;    /* rt_read: from a snapshot; as asks (no reader) */
     uint64_t resident;
@@ -163,6 +165,7 @@ typedef struct {
     uint64_t map_size_bytes;
     /*  The write-ahead log and base copies (store/st_store.h). */
     uint64_t log_frames, log_bytes, log_segments, log_spares_used, log_frames_unprepared;
+    uint64_t space_reserved, space_low;                 /* st_space.c */
     uint64_t base_copies, base_failures, base_us_last, base_bytes;
     uint64_t replayed_frames, restored;
     /*  shards and their moves (rt_reload) */

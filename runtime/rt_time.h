@@ -21,4 +21,14 @@ rt_deadline_in (int64_t ms)
     return ts;
 }
 
+/*  Microseconds on CLOCK_MONOTONIC: intervals and backoffs, which a
+    change of the wall clock must not stretch or cut. */
+static inline uint64_t
+rt_mono_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
 #endif

@@ -30,14 +30,7 @@
 #include "st_ops.h"
 #include "runtime/rt_error.h"
 #include "runtime/rt_limits.h"
-
-static uint64_t
-s_now_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
+#include "runtime/rt_time.h"
 
 static int
 s_rt_error (int rc)
@@ -55,8 +48,16 @@ static int
 s_apply (st_store_t *self, const struct iovec *bufs, int n, uint64_t lsn, bool logged)
 {
     for (;;) {
+        /*  Blocks for every page the batch may take, before it touches
+            one: a hole written on a full disk is a SIGBUS. */
+        int rc = st_space_reserve (self, bufs, n);
+        if (rc) {
+            if (logged)
+                st_wal_fail (self->wal);    /* as below: a logged frame LMDB lacks */
+            return rc;
+        }
         MDB_txn *txn = NULL;
-        int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+        rc = mdb_txn_begin (self->env, NULL, 0, &txn);
         if (rc)
             txn = NULL;
         for (int i = 0; !rc && i < n; i++)
@@ -152,7 +153,7 @@ static int
 s_base (st_store_t *self)
 {
     pthread_mutex_lock (&self->base_lock);
-    uint64_t t0 = s_now_us ();
+    uint64_t t0 = rt_mono_us ();
     pthread_mutex_lock (&self->write_lock);
     int rc = 0;
     if (s_tight (self) && self->map_size < self->map_size_max && !(rc = st_store_grow (self))) {
@@ -173,11 +174,11 @@ s_base (st_store_t *self)
     pthread_mutex_lock (&self->cv_lock);
     if (rc) {
         self->stats.base_failures++;
-        self->base_failed_ms = s_now_us () / 1000;
+        self->base_failed_ms = rt_mono_us () / 1000;
     }
     else {
         self->stats.base_copies++;
-        self->stats.base_us_last = s_now_us () - t0;
+        self->stats.base_us_last = rt_mono_us () - t0;
         self->stats.base_bytes = bytes;
         self->base_lsn = lsn;
         self->base_ms = t0 / 1000;
@@ -222,7 +223,7 @@ s_main (void *arg)
         self->wanted = false;
         if (self->stopping)
             break;
-        uint64_t now = s_now_us () / 1000;
+        uint64_t now = rt_mono_us () / 1000;
         uint64_t since = now - self->base_ms;
         uint64_t base_lsn = self->base_lsn;
         /*  After a failed copy, wait RT_BASE_RETRY_MS before the next. */
@@ -289,7 +290,7 @@ st_durable_open (st_store_t *self, char *err, size_t errlen)
                   strerror (errno));
         return rc;
     }
-    self->base_ms = s_now_us () / 1000;
+    self->base_ms = rt_mono_us () / 1000;
     /*  From here on data.mdb is written unsynced: a power failure must
         find this run recorded as unclean. */
     if ((rc = st_boot_mark (self->dir, ST_BOOT_RUNNING))) {
@@ -368,4 +369,6 @@ st_store_stats (st_store_t *self, st_store_stats_t *out)
     if (self->wal)
         st_wal_stats (self->wal, &out->log_spares_used, &out->log_frames_unprepared);
     out->last_lsn = __atomic_load_n (&self->applied, __ATOMIC_ACQUIRE);
+    out->space_reserved = st_space_reserved (self);
+    out->space_low = st_store_space_low (self);
 }

@@ -179,6 +179,9 @@ st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
     pthread_rwlockattr_setkind_np (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init (&self->resize_lock, &attr);
     pthread_rwlockattr_destroy (&attr);
+    pthread_mutex_init (&self->space_lock, NULL);
+    self->reserve = (uint64_t) (opts->reserve_mb ? opts->reserve_mb
+                                                 : RT_STORE_RESERVE_MB_DEFAULT) << 20;
     if (strlen (dir) >= sizeof self->dir) {
         snprintf (err, errlen, "store: path too long: %s", dir);
         rc = RT_EINVAL;
@@ -228,6 +231,7 @@ st_store_open (const char *dir, const st_options_t *opts, st_store_t **out,
         goto out_lmdb;
     }
     mdb_reader_check (self->env, &self->stale_readers);
+    st_space_init (self);
 
     MDB_txn *txn;
     if ((rc = mdb_txn_begin (self->env, NULL, 0, &txn)))
@@ -260,6 +264,7 @@ out_free:
     if (self->env)
         mdb_env_close (self->env);
     pthread_rwlock_destroy (&self->resize_lock);
+    pthread_mutex_destroy (&self->space_lock);
     close (self->lock_fd);
     free (self);
     return rc;
@@ -274,6 +279,7 @@ st_store_destroy (st_store_t **p)
     st_durable_close (self);
     mdb_env_close (self->env);
     pthread_rwlock_destroy (&self->resize_lock);
+    pthread_mutex_destroy (&self->space_lock);
     close (self->lock_fd);
     free (self);
     *p = NULL;

@@ -39,6 +39,7 @@ typedef struct {
     uint32_t    shards;         /* likewise: fixed for the cluster's life */
     uint32_t    map_size_mb;    /* starting map size */
     uint32_t    map_size_max_mb;/* growth ceiling; 0 = RT_MAP_SIZE_MAX_MB */
+    uint32_t    reserve_mb;     /* allocated ahead; 0 = RT_STORE_RESERVE_MB_DEFAULT */
     bool        nometasync;     /* storage.sync = "nometasync": the log is
                                    synced once a second, not per batch */
     bool        nosync;         /* benches of the CPU path: no sync at all */
@@ -59,6 +60,8 @@ typedef struct {
     uint64_t log_spares_used;       /* zero-filled segments put into use */
     uint64_t log_frames_unprepared; /* frames written past a segment's zeros */
     uint64_t last_lsn;              /* last frame applied */
+    uint64_t space_reserved;        /* bytes of data.mdb allocated ahead (st_space.c) */
+    uint64_t space_low;             /* 1: the disk cannot give the space taken ahead */
 } st_store_stats_t;
 
 /*  Open (creating if absent) the store at dir. Returns 0 and *out, or an
@@ -123,6 +126,13 @@ int st_store_write (st_store_t *self, const struct iovec *bufs, int n);
 int st_store_base (st_store_t *self);
 
 void st_store_stats (st_store_t *self, st_store_stats_t *out);
+
+/*  True while the disk cannot give the store the space it takes ahead
+    (LMDB's reservation, or the log's next segment: st_space.c): writes
+    from outside are to be refused until it is false again. Cheap (two
+    atomic loads) unless true; then at most once per
+    RT_STORE_RESERVE_RETRY_MS it tries the allocation again. Any thread. */
+bool st_store_space_low (st_store_t *self);
 
 /*  The data directory (for logs). */
 const char *st_store_dir (st_store_t *self);

@@ -47,6 +47,18 @@ struct st_store {
     pthread_cond_t  cv;
     bool            stopping, wanted;
     st_store_stats_t stats;     /* under cv_lock */
+
+    /* ---- st_space.c ---- */
+    pthread_mutex_t space_lock;
+    int             data_fd;    /* LMDB's own, for fallocate */
+    uint32_t        psize;
+    uint64_t        reserve;    /* bytes allocated ahead of LMDB's last page */
+    uint64_t        alloc_end;  /* data.mdb allocated below this (space_lock) */
+    uint64_t        space_retry_us; /* while low: the next attempt (atomic) */
+    bool            space_low;  /* the reservation could not be extended (atomic) */
+    int             space_err;  /* ... the errno then (atomic) */
+    bool            space_said; /* low as last logged (atomic) */
+    bool            space_off;  /* the file system cannot allocate ahead */
 };
 
 /*  st_durable.c, for st_store.c's open and destroy. Open runs on a store
@@ -57,5 +69,12 @@ void st_durable_close (st_store_t *self);
 
 /*  st_store.c: double the map (readers kept out meanwhile). */
 int  st_store_grow (st_store_t *self);
+
+/*  st_space.c: once LMDB is open; then before each batch, with
+    write_lock held: 0, or -ENOSPC (the batch is neither applied nor
+    logged). */
+void     st_space_init (st_store_t *self);
+int      st_space_reserve (st_store_t *self, const struct iovec *bufs, int n);
+uint64_t st_space_reserved (st_store_t *self);
 
 #endif

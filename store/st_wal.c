@@ -50,6 +50,7 @@ struct st_wal {
         Under bg.lock: */
     rt_bg_t         bg;
     int             spare_fd;           /* -1: none ready */
+    bool            spare_nospace;      /* the last attempt found the disk full (atomic) */
     bool            spare_wanted;
 };
 
@@ -290,8 +291,11 @@ s_spare_make (st_wal_t *self)
 {
     static const uint8_t zeros[1 << 16];
     int fd = openat (self->dirfd, SPARE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
+    if (fd < 0) {
+        __atomic_store_n (&self->spare_nospace, errno == ENOSPC || errno == EDQUOT,
+                          __ATOMIC_RELAXED);
         return -1;
+    }
     bool ok = true;
     for (uint64_t at = 0; ok && at < self->segment_bytes; ) {
         size_t n = self->segment_bytes - at < sizeof zeros ? (size_t) (self->segment_bytes - at)
@@ -309,6 +313,8 @@ s_spare_make (st_wal_t *self)
     }
     if (ok && fdatasync (fd) == 0)
         return fd;
+    int err = errno;
+    __atomic_store_n (&self->spare_nospace, err == ENOSPC || err == EDQUOT, __ATOMIC_RELAXED);
     close (fd);
     unlinkat (self->dirfd, SPARE_NAME, 0);
     return -1;
@@ -331,6 +337,7 @@ s_spare_main (void *arg)
         if (fd >= 0) {
             self->spare_fd = fd;
             self->spare_wanted = false;
+            __atomic_store_n (&self->spare_nospace, false, __ATOMIC_RELAXED);
         }
         else
             rt_bg_wait (&self->bg, RT_WAL_SPARE_RETRY_MS);
@@ -575,6 +582,12 @@ st_wal_sync (st_wal_t *self)
         return RT_ESTORE;
     }
     return 0;
+}
+
+bool
+st_wal_space_low (st_wal_t *self)
+{
+    return self && __atomic_load_n (&self->spare_nospace, __ATOMIC_RELAXED);
 }
 
 void

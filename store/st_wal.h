@@ -75,6 +75,11 @@ int st_wal_sync (st_wal_t *self);
 /*  Refuse every later append (a logged frame could not be committed). */
 void st_wal_fail (st_wal_t *self);
 
+/*  True while the next segment cannot be prepared for want of space.
+    A prepared segment asks for the next at half its zeros, so the other
+    half carries the writes already under way. Any thread. */
+bool st_wal_space_low (st_wal_t *self);
+
 /*  Number of the last appended frame (0 before the first). */
 uint64_t st_wal_last (st_wal_t *self);
 

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -17,6 +18,7 @@
 #include "store/st_wal.h"
 #include "store/st_crc.h"
 #include "runtime/rt_error.h"
+#include "runtime/rt_limits.h"
 
 static char s_dir[256];
 
@@ -32,6 +34,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
+    (void) umount2 (s_dir, MNT_DETACH);     /* test_spare_on_full_disk's, if it failed */
     return ts_tmpdir_remove (s_dir);
 }
 
@@ -358,6 +361,43 @@ test_spares_prepared_ahead (void **state)
     st_wal_destroy (&w);
 }
 
+/*  A disk that cannot hold the next segment: the log says so (the node
+    then refuses outside writes) while frames go on in the current one,
+    and stops saying so once the spare can be made. The disk is a small
+    tmpfs over the test's directory (root only). */
+static void
+test_spare_on_full_disk (void **state)
+{
+    (void) state;
+    if (geteuid () != 0 || mount ("tmpfs", s_dir, "tmpfs", 0, "size=256k")) {
+        skip ();
+        return;
+    }
+    st_wal_t *w = s_open ();
+    st_wal_sizes (w, 1 << 20, 8 << 10);         /* a spare of 1 MiB cannot fit */
+    assert_int_equal (st_wal_start (w, 1), 0);
+    assert_false (st_wal_space_low (w));
+    uint64_t i = 0;
+    for (int tries = 0; !st_wal_space_low (w) && tries < 2000; tries++) {
+        if (i < 200)
+            s_append (w, ++i);                  /* 20 KiB: past 8 the spare is asked */
+        usleep (1000);
+    }
+    assert_true (st_wal_space_low (w));
+    s_append (w, ++i);                          /* the current segment goes on */
+    assert_int_equal (st_wal_sync (w), 0);
+    /*  Space freed: the spare thread's next try (RT_WAL_SPARE_RETRY_MS)
+        makes it, and the log no longer says space is low. */
+    assert_int_equal (mount (NULL, s_dir, NULL, MS_REMOUNT, "size=4m"), 0);
+    for (int tries = 0; st_wal_space_low (w) && tries < (int) (2 * RT_WAL_SPARE_RETRY_MS / 10); tries++)
+        usleep (10 * 1000);
+    assert_false (st_wal_space_low (w));
+    st_wal_destroy (&w);
+    w = s_open ();
+    assert_int_equal (s_replay (w, 0, 0).n, i);
+    st_wal_destroy (&w);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -369,6 +409,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_trim_and_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_hole_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_spares_prepared_ahead, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_spare_on_full_disk, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter (argv[1]);
