@@ -137,6 +137,12 @@
     before a batch, not a SIGBUS inside one (st_space.c). Extended when
     less than half of it is left. cluster.toml: storage.reserve_mb. */
 #define RT_STORE_RESERVE_MB_DEFAULT 64u
+
+/*  With this many reservations' worth free on the disk, nothing is
+    allocated ahead (a hole's block at the page fault cannot fail yet, and
+    ext4 splits an unwritten extent for every scattered page written into
+    one); below it, the reservation is kept. Checked per batch (statvfs). */
+#define RT_STORE_ROOMY_RESERVES     4u
 #define RT_STORE_RESERVE_MB_MAX     65536u
 
 /*  A batch may take new pages up to twice its ops' bytes plus this many

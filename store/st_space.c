@@ -6,22 +6,29 @@
     a full disk answers that with SIGBUS: the node died without a word,
     and again on every restart whose replay wrote into a hole.
 
-    So the file is allocated (fallocate) storage.reserve_mb ahead of
-    LMDB's last page (RT_STORE_RESERVE_MB_DEFAULT), before a batch may
-    touch it, and extended when half of that is used. When the disk cannot give the next part, the store
+    So once the disk is nearly full (less than RT_STORE_ROOMY_RESERVES
+    reservations free) the file is allocated (fallocate) storage.reserve_mb
+    ahead of LMDB's last page (RT_STORE_RESERVE_MB_DEFAULT), before a
+    batch may touch it, and extended when half of that is used. On a
+    roomy disk nothing is allocated ahead: the kernel's allocation at the
+    page fault cannot fail there, and allocated-but-unwritten blocks cost
+    ext4 an extent split per scattered page LMDB writes into them. When the disk cannot give the next part, the store
     reports space low (st_store_space_low): the runtime refuses new writes
     from outside with 503 while what is left of the reservation carries
-    the turns already under way, and the allocation is tried again every
+    the turns already under way (each batch then takes exactly its own
+    pages while any are left), and the reservation is tried again every
     RT_STORE_RESERVE_RETRY_MS, so writes resume once space is freed. A
-    batch that could run past the reservation is refused before it is
-    applied or logged (-ENOSPC): the committer fails stop with "No space
-    left on device" and every acknowledged write is in the log.
+    batch whose own pages cannot be had is refused before it is applied
+    or logged (-ENOSPC): the committer fails stop with "No space left on
+    device" and every acknowledged write is in the log.
     =========================================================================
 */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "st_store_int.h"
 #include "runtime/rt_limits.h"
@@ -45,6 +52,17 @@ s_set_low (st_store_t *self, bool low, int err)
     if (low)
         __atomic_store_n (&self->space_err, err, __ATOMIC_RELAXED);
     __atomic_store_n (&self->space_low, low, __ATOMIC_RELEASE);
+}
+
+/*  Bytes free on the store's file system for us; UINT64_MAX when the
+    kernel will not say (then only the allocation itself can tell). */
+static uint64_t
+s_free (st_store_t *self)
+{
+    struct statvfs v;
+    if (fstatvfs (self->data_fd, &v))
+        return UINT64_MAX;
+    return (uint64_t) v.f_bavail * v.f_frsize;
 }
 
 /*  Allocate data.mdb below end. Past the file's end too (KEEP_SIZE):
@@ -76,8 +94,10 @@ s_reserve (st_store_t *self, uint64_t need)
     if (!low && self->alloc_end >= need + self->reserve / 2)
         return 0;
     uint64_t now = rt_mono_us ();
-    if (low && now < __atomic_load_n (&self->space_retry_us, __ATOMIC_RELAXED))
-        return self->alloc_end >= need ? 0 : -ENOSPC;
+    if (low && now < __atomic_load_n (&self->space_retry_us, __ATOMIC_RELAXED)) {
+        int e = s_allocate (self, need);            /* what this batch takes, if any */
+        return e ? -e : 0;
+    }
     int err = s_allocate (self, need + self->reserve);
     if (!err) {
         s_set_low (self, false, 0);
@@ -107,10 +127,14 @@ st_space_reserve (st_store_t *self, const struct iovec *bufs, int n)
     uint64_t bytes = 0;
     for (int i = 0; i < n; i++)
         bytes += bufs[i].iov_len;
-    uint64_t need = (uint64_t) (info.me_last_pgno + 1) * self->psize + 2 * bytes
-                  + (uint64_t) n * RT_STORE_PAGES_PER_TURN * self->psize;
+    uint64_t take = 2 * bytes + (uint64_t) n * RT_STORE_PAGES_PER_TURN * self->psize;
     pthread_mutex_lock (&self->space_lock);
-    int rc = s_reserve (self, need);
+    if (!__atomic_load_n (&self->space_low, __ATOMIC_ACQUIRE)
+        && s_free (self) / RT_STORE_ROOMY_RESERVES >= self->reserve + take) {
+        pthread_mutex_unlock (&self->space_lock);
+        return 0;
+    }
+    int rc = s_reserve (self, (uint64_t) (info.me_last_pgno + 1) * self->psize + take);
     pthread_mutex_unlock (&self->space_lock);
     return rc;
 }
