@@ -117,7 +117,7 @@ ed_ops_metrics (ed_req_t *req)
         { "pasar_log_lines_dropped_total", "counter", "Log lines dropped because the log thread's queue was full (the log file or pipe too slow).", rt_log_dropped () },
         { "pasar_store_log_segments", "gauge", "Write-ahead log segments on disk.", st.log_segments },
         { "pasar_store_space_low", "gauge", "1 while the disk cannot give the store the space it takes ahead: writes from outside get 503.", st.space_low },
-        { "pasar_store_space_reserved_bytes", "gauge", "Bytes of data.mdb allocated ahead of use.", st.space_reserved },
+        { "pasar_store_space_reserved_bytes", "gauge", "Bytes of data.mdb the reservation allocated (kept up only while the disk is nearly full).", st.space_reserved },
         { "pasar_store_log_spares_used_total", "counter", "Zero-filled log segments put into use since start.", st.log_spares_used },
         { "pasar_store_log_frames_unprepared_total", "counter", "Log frames written past the zero-filled part of their segment since start (each one's sync also commits the file's growth): rising under steady load means spares are made too slowly.", st.log_frames_unprepared },
         { "pasar_store_base_copies_total", "counter", "Base copies of data.mdb taken since start.", st.base_copies },

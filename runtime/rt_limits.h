@@ -132,18 +132,19 @@
     after this; frames meanwhile go on in the current segment. */
 #define RT_WAL_SPARE_RETRY_MS   (5u * 1000)
 
-/*  LMDB's file (as long as the map, but holes until written) is
-    allocated this far ahead of its last page, so a full disk is an error
-    before a batch, not a SIGBUS inside one (st_space.c). Extended when
-    less than half of it is left. cluster.toml: storage.reserve_mb. */
+/*  On a nearly full disk, LMDB's file (as long as the map, but holes
+    until written) is allocated this far ahead of its last page, so a
+    full disk is an error before a batch, not a SIGBUS inside one
+    (st_space.c). Extended when less than half of it is left.
+    cluster.toml: storage.reserve_mb. */
 #define RT_STORE_RESERVE_MB_DEFAULT 64u
-
-/*  With this many reservations' worth free on the disk, nothing is
-    allocated ahead (a hole's block at the page fault cannot fail yet, and
-    ext4 splits an unwritten extent for every scattered page written into
-    one); below it, the reservation is kept. Checked per batch (statvfs). */
-#define RT_STORE_ROOMY_RESERVES     4u
 #define RT_STORE_RESERVE_MB_MAX     65536u
+
+/*  "Nearly full": less than this many reservations' worth free. Above
+    it nothing is allocated ahead (a hole's block at the page fault cannot
+    fail yet, and ext4 splits an unwritten extent for every scattered page
+    written into one: BENCHMARKS.md). Checked per batch (fstatvfs). */
+#define RT_STORE_ROOMY_RESERVES     4u
 
 /*  A batch may take new pages up to twice its ops' bytes plus this many
     per turn (a B-tree path copied for each of a few ops); it is refused
