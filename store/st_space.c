@@ -122,8 +122,6 @@ st_space_reserve (st_store_t *self, const struct iovec *bufs, int n)
 {
     if (self->space_off)
         return 0;
-    MDB_envinfo info;
-    mdb_env_info (self->env, &info);
     uint64_t bytes = 0;
     for (int i = 0; i < n; i++)
         bytes += bufs[i].iov_len;
@@ -134,6 +132,8 @@ st_space_reserve (st_store_t *self, const struct iovec *bufs, int n)
         pthread_mutex_unlock (&self->space_lock);
         return 0;
     }
+    MDB_envinfo info;           /* only on a nearly full disk: where LMDB ends */
+    mdb_env_info (self->env, &info);
     int rc = s_reserve (self, (uint64_t) (info.me_last_pgno + 1) * self->psize + take);
     pthread_mutex_unlock (&self->space_lock);
     return rc;
