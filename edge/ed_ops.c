@@ -87,6 +87,37 @@ s_hist (char **buf, size_t *len, size_t *cap, const char *name, const char *help
                    (unsigned long long) total);
 }
 
+/*  Frames and bytes to and from each peer, by kind: how much of a
+    workload crosses nodes, and towards which. Nothing on a lone node. */
+static void
+s_traffic (char **buf, size_t *len, size_t *cap, rt_runtime_t *rt)
+{
+    rt_cluster_view_t view, *v = &view;
+    rt_cluster_view (rt, v);
+    const char *what[] = { "frames", "bytes" };
+    for (int w = 0; w < 2 && v->nnodes > 1; w++) {
+        ed_buf_printf (buf, len, cap,
+                       "# HELP pasar_transport_%s_total Transport %s exchanged with each peer since start, by direction and kind of frame.\n"
+                       "# TYPE pasar_transport_%s_total counter\n", what[w], what[w], what[w]);
+        for (size_t i = 0; i < v->nnodes; i++) {
+            if (v->nodes[i].self)
+                continue;
+            rt_traffic_t t[RT_TK_COUNT];
+            rt_cluster_traffic (rt, i, t);
+            for (int k = 0; k < RT_TK_COUNT; k++) {
+                uint64_t out = w ? t[k].bytes_out : t[k].frames_out;
+                uint64_t in = w ? t[k].bytes_in : t[k].frames_in;
+                const char *name = rt_traffic_kind_name (k);
+                ed_buf_printf (buf, len, cap,
+                               "pasar_transport_%s_total{peer=\"%s\",direction=\"out\",kind=\"%s\"} %llu\n"
+                               "pasar_transport_%s_total{peer=\"%s\",direction=\"in\",kind=\"%s\"} %llu\n",
+                               what[w], v->nodes[i].id, name, (unsigned long long) out,
+                               what[w], v->nodes[i].id, name, (unsigned long long) in);
+            }
+        }
+    }
+}
+
 void
 ed_ops_metrics (ed_req_t *req)
 {
@@ -172,6 +203,7 @@ ed_ops_metrics (ed_req_t *req)
                            ts[i].name, (unsigned long long) v);
         }
     }
+    s_traffic (&buf, &len, &cap, rt);
     ed_server_render_metrics (ed_req_server (req), &buf, &len, &cap);
     ed_reply_bytes (req, 200, "text/plain; version=0.0.4", buf ? buf : "", len);
     free (buf);

@@ -122,6 +122,23 @@ rt_cluster_view (rt_runtime_t *self, rt_cluster_view_t *out)
     }
 }
 
+const char *
+rt_traffic_kind_name (int kind)
+{
+    static const char *names[RT_TK_COUNT] = {
+        "message", "answer", "query", "ack", "broadcast", "handoff", "heartbeat", "other"
+    };
+    return kind >= 0 && kind < RT_TK_COUNT ? names[kind] : "other";
+}
+
+void
+rt_cluster_traffic (rt_runtime_t *self, size_t node, rt_traffic_t out[RT_TK_COUNT])
+{
+    memset (out, 0, RT_TK_COUNT * sizeof *out);
+    if (self->transport && self->placement && node != self->opts.self_node)
+        rt_transport_traffic (self->transport, (uint32_t) node, out);
+}
+
 /* ---- membership reload ------------------------------------------------------- */
 
 static const rt_node_conf_t *

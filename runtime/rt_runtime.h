@@ -203,6 +203,31 @@ typedef struct {
 
 void rt_cluster_view (rt_runtime_t *self, rt_cluster_view_t *out);
 
+/*  What crossed to and from one peer, by the kind of frame: how many
+    messages a workload sends between nodes, and to which of them. */
+typedef enum {
+    RT_TK_MESSAGE,                  /* actor messages (tells, asks, outbox) */
+    RT_TK_ANSWER,                   /* answers to asks and node questions */
+    RT_TK_QUERY,                    /* node services' questions (search) */
+    RT_TK_ACK,                      /* outbox deliveries acknowledged */
+    RT_TK_BROADCAST,                /* revocations and the like */
+    RT_TK_HANDOFF,                  /* shard data moving */
+    RT_TK_HEARTBEAT,
+    RT_TK_OTHER,                    /* unknown to this binary */
+    RT_TK_COUNT
+} rt_traffic_kind_t;
+
+typedef struct {
+    uint64_t frames_out, bytes_out, frames_in, bytes_in;
+} rt_traffic_t;
+
+/*  The kind's name in metrics ("message", "answer", ...). */
+const char *rt_traffic_kind_name (int kind);
+
+/*  Since this node started, with node (an index of rt_cluster_view's
+    nodes); all zero for this node itself or without a cluster. */
+void rt_cluster_traffic (rt_runtime_t *self, size_t node, rt_traffic_t out[RT_TK_COUNT]);
+
 /*  A new membership (cluster.toml re-read on SIGHUP): nodes and epoch.
     Applied when the epoch is higher than the running one and the shard
     count and this node's addresses are unchanged, and no shard is still

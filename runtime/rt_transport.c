@@ -57,6 +57,10 @@ struct rt_transport {
     zactor_t       *auth;
     zcert_t        *cert;
     pending_t      *pending;            /* RT_REMOTE_ASKS_MAX slots */
+    /*  Frames and bytes per peer, kind and direction (0 out, 1 in):
+        written by this thread only, read by rt_transport_traffic. */
+    _Atomic uint64_t frames[RT_NODES_MAX][RT_TK_COUNT][2];
+    _Atomic uint64_t bytes[RT_NODES_MAX][RT_TK_COUNT][2];
     uint8_t        *beat;               /* the heartbeat frame */
     atomic_uint     npending;           /* written here; read by rt_transport_pending */
 };
@@ -103,6 +107,33 @@ static uint32_t
 s_get32 (const uint8_t *p)
 {
     return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+/*  The kind of a wire frame, by its first byte. */
+static int
+s_kind (uint8_t c)
+{
+    switch (c) {
+        case 'M': return RT_TK_MESSAGE;
+        case 'R': return RT_TK_ANSWER;
+        case 'Q': return RT_TK_QUERY;
+        case 'A': return RT_TK_ACK;
+        case 'B': return RT_TK_BROADCAST;
+        case 'X':
+        case 'Y': return RT_TK_HANDOFF;
+        case 'H': return RT_TK_HEARTBEAT;
+        default:  return RT_TK_OTHER;
+    }
+}
+
+/*  A frame sent to (dir 0) or taken from (dir 1) peer: counted on the
+    transport thread, the only writer, so a relaxed add is enough. */
+static void
+s_count (rt_transport_t *self, uint32_t peer, int dir, const uint8_t *d, size_t len)
+{
+    int k = s_kind (d[0]);
+    atomic_fetch_add_explicit (&self->frames[peer][k][dir], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit (&self->bytes[peer][k][dir], len, memory_order_relaxed);
 }
 
 /* ---- from any thread: frames to the transport thread ------------------------ */
@@ -231,6 +262,21 @@ rt_transport_peer_shards (rt_transport_t *self, uint32_t node)
             n += (uint32_t) __builtin_popcount (self->claims[node][i]);
     pthread_mutex_unlock (&self->claims_lock);
     return n;
+}
+
+void
+rt_transport_traffic (rt_transport_t *self, uint32_t node, rt_traffic_t out[RT_TK_COUNT])
+{
+    memset (out, 0, RT_TK_COUNT * sizeof *out);
+    if (node >= RT_NODES_MAX)
+        return;
+    for (int k = 0; k < RT_TK_COUNT; k++)
+        out[k] = (rt_traffic_t) {
+            .frames_out = atomic_load_explicit (&self->frames[node][k][0], memory_order_relaxed),
+            .bytes_out = atomic_load_explicit (&self->bytes[node][k][0], memory_order_relaxed),
+            .frames_in = atomic_load_explicit (&self->frames[node][k][1], memory_order_relaxed),
+            .bytes_in = atomic_load_explicit (&self->bytes[node][k][1], memory_order_relaxed),
+        };
 }
 
 int
@@ -445,6 +491,8 @@ s_from_pipe (rt_transport_t *self, zframe_t *f)
         if (slot)
             s_fail_pending (self, slot, RT_EUNAVAILABLE);
     }
+    else
+        s_count (self, head.peer, 0, wire, len);
 }
 
 static void
@@ -571,6 +619,7 @@ s_from_peer (rt_transport_t *self, zmsg_t *msg)
     atomic_store (&self->last_seen[peer], s_mono_ms ());
     const uint8_t *d = zframe_data (data);
     size_t len = zframe_size (data);
+    s_count (self, peer, 1, d, len);
     switch (d[0]) {
         case 'M': s_on_message (self, peer, d, len); break;
         case 'R': s_on_answer (self, d, len); break;
@@ -623,8 +672,12 @@ s_tick (rt_transport_t *self, int64_t *next_beat)
             hb[13 + self->map_len] = seen && now - seen < self->down_ms;
             zframe_t *f = p == self->self || !self->dealer[p] ? NULL
                         : zframe_new (hb, 14 + self->map_len);
-            if (f && zframe_send (&f, self->dealer[p], ZFRAME_DONTWAIT))
+            if (!f)
+                continue;
+            if (zframe_send (&f, self->dealer[p], ZFRAME_DONTWAIT))
                 zframe_destroy (&f);
+            else
+                s_count (self, p, 0, hb, 14 + self->map_len);
         }
         *next_beat = now + RT_HEARTBEAT_MS;
     }

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "rt_config.h"
+#include "rt_runtime.h"
 
 typedef struct rt_transport rt_transport_t;
 typedef struct rt_runtime rt_runtime_t;
@@ -94,6 +95,9 @@ bool rt_transport_claims (rt_transport_t *self, uint8_t *map, size_t len);
 /*  Shards a peer said it holds at its last heartbeat (0 before that). */
 uint32_t rt_transport_peer_shards (rt_transport_t *self, uint32_t node);
 
+/*  Frames and bytes exchanged with node since the start, by kind
+    (rt_runtime.h): what was handed to ZeroMQ and what came from it. */
+void rt_transport_traffic (rt_transport_t *self, uint32_t node, rt_traffic_t out[RT_TK_COUNT]);
 /*  A new node table (a membership reload): the same nodes at the same
     indices, possibly with new weights, and new ones after them, which
     this returns having connected to. RT_EINVAL for a shorter table. */

@@ -137,6 +137,7 @@ def test_metrics_count_requests_per_route_and_status(node):
     assert _metric(after, count) - _metric(before, count) == 3
     assert "pasar_commit_batches_total" in after
     assert "pasar_store_failed 0" in after
+    assert "pasar_transport_" not in after      # a lone node has no peers
 
 
 def test_metrics_commit_histograms_follow_writes(node):
