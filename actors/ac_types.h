@@ -63,6 +63,10 @@ enum {
                                first listing id back) */
     USER_LISTINGS_DELTA = 13,/* body {delta}: active_listings += delta (the
                                listing's outbox: exactly once) */
+    USER_RECON_NEW = 14,    /* body {id}: 200 {reconciliation_id}. The anchor
+                               of a reconciliation's Idempotency-Key in its
+                               admin's actor: a retry gets the first id back
+                               and starts no second job */
 };
 
 /*  email messages */

@@ -553,6 +553,28 @@ s_public (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
     truth), then created by a durable message, so the listing exists once
     this answer is stored. With an Idempotency-Key the answer is stored,
     and a retry gets the first listing id, not a second listing. */
+/*  Nothing to keep but the answer: the runtime stores it under the
+    request's Idempotency-Key in this same turn. */
+static void
+s_recon_new (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
+{
+    user_t *u = state;
+    ac_map_t *m = ac_map_decode (msg->body, msg->body_len);
+    const char *id = m ? ac_map_str (m, "id") : NULL;
+    if (!u->exists || !id || strlen (id) >= 32) {
+        ac_map_destroy (&m);
+        rt_ctx_reject (ctx, u->exists ? 422 : 404, NULL, 0);
+        return;
+    }
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 1);
+    ac_enc_str (&e, "reconciliation_id", id);
+    ac_map_destroy (&m);
+    rt_ctx_reply (ctx, 200, e.sb.data, e.sb.size);
+    ac_enc_free (&e);
+}
+
 static void
 s_listing_new (rt_ctx_t *ctx, void *state, const rt_msg_t *msg)
 {
@@ -648,7 +670,8 @@ const rt_type_def_t ac_user_type = {
                   [USER_PUBLIC] = s_public, [USER_SESSION_REFRESH] = s_session_refresh,
                   [USER_SESSIONS] = s_sessions, [USER_SESSION_REVOKE] = s_session_revoke,
                   [USER_SET_STATUS] = s_set_status, [USER_SESSION_CHECK] = s_session_check,
-                  [USER_LISTING_NEW] = s_listing_new, [USER_LISTINGS_DELTA] = s_listings_delta },
+                  [USER_LISTING_NEW] = s_listing_new, [USER_LISTINGS_DELTA] = s_listings_delta,
+                  [USER_RECON_NEW] = s_recon_new },
     .reads = 1ull << USER_GET | 1ull << USER_AUTH | 1ull << USER_PUBLIC | 1ull << USER_SESSIONS
              | 1ull << USER_SESSION_CHECK,
     .index = s_index,

@@ -87,9 +87,14 @@ ed_admin_user_status (ed_req_t *req)
     ac_enc_init (&e);
     ac_enc_map (&e, 1);
     ac_enc_str (&e, "status", status);
+    /*  Under the admin's Idempotency-Key, like every POST: a retried ban
+        is the same ban, and the key reused for another status is refused
+        rather than silently undoing the first. */
+    char scope[96];
+    snprintf (scope, sizeof scope, "%s POST /v1/admin/users/{id}/status", ed_req_user (req));
     rt_reply_t rep;
     int rc = strlen (id) == 30 && !strncmp (id, "usr_", 4)
-           ? ed_acct_ask (req, AC_TYPE_USER, id, USER_SET_STATUS, e.sb.data, e.sb.size, NULL, &rep)
+           ? ed_acct_ask (req, AC_TYPE_USER, id, USER_SET_STATUS, e.sb.data, e.sb.size, scope, &rep)
            : (rep = (rt_reply_t) { .status = 404 }, 0);
     ac_enc_free (&e);
     if (rc) {
@@ -112,10 +117,14 @@ ed_admin_user_status (ed_req_t *req)
     }
     ac_map_destroy (&m);
     char reason[160];
-    rt_log ("info", "admin.user_status",
-            "\"admin\":\"%s\",\"user\":\"%s\",\"status\":\"%s\",\"reason\":\"%s\"",
-            ed_req_user (req), id, status,
-            rt_log_escape (json_string_value (json_object_get (body, "reason")), reason, sizeof reason));
+    if (rep.replayed)                   /* logged when it happened */
+        ed_reply_header (req, "Idempotency-Replayed", "true");
+    else
+        rt_log ("info", "admin.user_status",
+                "\"admin\":\"%s\",\"user\":\"%s\",\"status\":\"%s\",\"reason\":\"%s\"",
+                ed_req_user (req), id, status,
+                rt_log_escape (json_string_value (json_object_get (body, "reason")), reason,
+                               sizeof reason));
     json_t *user = ed_mp_to_json (rep.body, rep.body_len);
     rt_reply_free (&rep);
     if (!user) {

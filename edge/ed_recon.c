@@ -527,6 +527,8 @@ s_spool (ed_req_t *req, job_t *j)
             problem = ED_P_PAYLOAD_TOO_LARGE;
         else if (fwrite (buf, 1, (size_t) n, j->f) != (size_t) n)
             problem = ED_P_UNAVAILABLE;
+        else if (ed_req_idem_key (req))     /* the report is the request */
+            ed_req_fingerprint_add (req, buf, (size_t) n);
     }
     free (buf);
     if (!problem && (fflush (j->f) || fseek (j->f, 0, SEEK_SET)))
@@ -536,6 +538,34 @@ s_spool (ed_req_t *req, job_t *j)
         unlink (j->path);
     }
     return problem;
+}
+
+/*  With an Idempotency-Key, the admin's own actor records the key and
+    the report's fingerprint with this job's id (USER_RECON_NEW): 0 to
+    go on; 1 for a retry of a report already taken (its id in first, the
+    caller answers as the first time); -1 when answered here (the key
+    reused for another report, still in flight, the store down). */
+static int
+s_anchor (ed_req_t *req, const job_t *j, char first[32])
+{
+    if (!ed_req_idem_key (req))
+        return 0;
+    const char *admin = ed_req_user (req);
+    char scope[96];
+    snprintf (scope, sizeof scope, "%s POST /v1/admin/reconciliations", admin);
+    ac_enc_t e;
+    ac_enc_init (&e);
+    ac_enc_map (&e, 1);
+    ac_enc_str (&e, "id", j->id);
+    bool replayed = false;
+    int status = ed_acct_anchor (req, AC_TYPE_USER, admin, USER_RECON_NEW, e.sb.data, e.sb.size,
+                                 scope, "reconciliation_id", first, &replayed);
+    ac_enc_free (&e);
+    if (status != 200) {
+        ed_acct_anchor_failed (req, status);
+        return -1;
+    }
+    return strcmp (first, j->id) ? 1 : 0;
 }
 
 void
@@ -572,6 +602,22 @@ ed_recon_create (ed_req_t *req)
     j->rt = ed_req_runtime (req);
     j->timeout_ms = (int) ed_server_options (ed_req_server (req))->ask_timeout_ms;
     ed_id_new ("rec_", j->id);
+    char first[32] = "";
+    int anchored = s_anchor (req, j, first);
+    if (anchored) {                     /* a retry, or the key refused */
+        fclose (j->f);
+        unlink (j->path);
+        free (j);
+        atomic_fetch_sub (&s_jobs, 1);
+        if (anchored < 0)
+            return;
+        char loc[64];
+        snprintf (loc, sizeof loc, "/v1/admin/reconciliations/%s", first);
+        ed_reply_header (req, "Location", loc);
+        ed_reply_header (req, "Idempotency-Replayed", "true");
+        ed_reply_json (req, 201, json_pack ("{s:s, s:s}", "id", first, "status", "running"));
+        return;
+    }
     s_update (j, "running");
     pthread_t t;
     pthread_attr_t attr;

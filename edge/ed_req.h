@@ -87,6 +87,10 @@ const char *ed_req_idem_key (ed_req_t *req);
     requests are "the same" for idempotency when their fingerprints are. */
 const uint8_t *ed_req_fingerprint (ed_req_t *req);
 
+/*  A streamed body's bytes, in order, into the fingerprint (routes that
+    read their body themselves), before ed_req_fingerprint is first asked. */
+void ed_req_fingerprint_add (ed_req_t *req, const void *data, size_t len);
+
 /*  The request's W3C traceparent (the client's when valid, else new). */
 const char *ed_req_traceparent (ed_req_t *req);
 

@@ -74,7 +74,7 @@ const ed_route_t ed_routes[] = {
                                                    ed_orders_cod_collected },
     { "POST",  "/v1/orders/{id}/cancel", ED_AUTH_USER, ED_IDEM_OPTIONAL, 0, NULL, ed_orders_cancel },
     { "POST",  "/v1/orders/{id}/refund", ED_AUTH_USER, ED_IDEM_REQUIRED, 0, NULL, ed_orders_refund },
-    { "POST",  "/v1/admin/reconciliations", ED_AUTH_ADMIN, ED_IDEM_NONE, ED_BODY_STREAM, NULL,
+    { "POST",  "/v1/admin/reconciliations", ED_AUTH_ADMIN, ED_IDEM_OPTIONAL, ED_BODY_STREAM, NULL,
                                                    ed_recon_create },
     { "GET",   "/v1/admin/reconciliations/{id}", ED_AUTH_ADMIN, ED_IDEM_NONE, 0, NULL,
                                                    ed_recon_get },

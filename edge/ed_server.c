@@ -65,6 +65,8 @@ struct ed_req {
     const char       *idem_key;
     uint8_t           fingerprint[32];
     bool              have_fp;
+    bool              fp_open;      /* fp_state has method and path */
+    crypto_auth_hmacsha256_state fp_state;
     char              traceparent[56];
     char              headers[1024];  /* extra response headers */
     size_t            headers_len;
@@ -321,27 +323,46 @@ ed_req_query (ed_req_t *req, const char *name, char *buf, size_t len)
     return n >= 0 ? buf : NULL;
 }
 
+/*  The HMAC over method and path, then the body's bytes. */
+static crypto_auth_hmacsha256_state *
+s_fp (ed_req_t *req)
+{
+    if (!req->fp_open) {
+        static const uint8_t zero_key[32];
+        const uint8_t *key = req->srv->opts.fingerprint_key ? req->srv->opts.fingerprint_key
+                                                            : zero_key;
+        crypto_auth_hmacsha256_init (&req->fp_state, key, 32);
+        const char *m = req->ri->request_method;
+        crypto_auth_hmacsha256_update (&req->fp_state, (const uint8_t *) m, strlen (m) + 1);
+        crypto_auth_hmacsha256_update (&req->fp_state, (const uint8_t *) req->path,
+                                       strlen (req->path) + 1);
+        req->fp_open = true;
+    }
+    return &req->fp_state;
+}
+
+void
+ed_req_fingerprint_add (ed_req_t *req, const void *data, size_t len)
+{
+    if (!req->have_fp)
+        crypto_auth_hmacsha256_update (s_fp (req), data, len);
+}
+
 const uint8_t *
 ed_req_fingerprint (ed_req_t *req)
 {
     if (req->have_fp)
         return req->fingerprint;
-    crypto_auth_hmacsha256_state st;
-    static const uint8_t zero_key[32];
-    const uint8_t *key = req->srv->opts.fingerprint_key ? req->srv->opts.fingerprint_key : zero_key;
-    crypto_auth_hmacsha256_init (&st, key, 32);
-    const char *m = req->ri->request_method;
-    crypto_auth_hmacsha256_update (&st, (const uint8_t *) m, strlen (m) + 1);
-    crypto_auth_hmacsha256_update (&st, (const uint8_t *) req->path, strlen (req->path) + 1);
+    crypto_auth_hmacsha256_state *st = s_fp (req);
     /*  Canonical body: keys sorted, compact, so key order and whitespace
         do not make two equal requests differ. */
     char *canon = req->body ? json_dumps (req->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (canon)
-        crypto_auth_hmacsha256_update (&st, (const uint8_t *) canon, strlen (canon));
+        crypto_auth_hmacsha256_update (st, (const uint8_t *) canon, strlen (canon));
     if (canon)
         sodium_memzero (canon, strlen (canon));     /* may hold a password */
     free (canon);
-    crypto_auth_hmacsha256_final (&st, req->fingerprint);
+    crypto_auth_hmacsha256_final (st, req->fingerprint);
     req->have_fp = true;
     return req->fingerprint;
 }

@@ -131,3 +131,31 @@ def test_ban_ends_sessions_and_reactivate(anode):
     r = requests.post(anode.url + "/v1/admin/users/usr_00000000000000000000000000/status",
                       json={"status": "banned", "reason": "x"}, headers=_h(admin))
     assert r.status_code == 404
+
+
+def test_status_change_honours_the_idempotency_key(anode):
+    """A retried status change is the same change; the key reused for
+    another status is refused and changes nothing (it used to run, and
+    a retried "active" could undo a later restriction)."""
+    requests.post(anode.url + "/v1/users",          # 409 when an earlier test made it
+                  json={"email": "admin@example.com", "password": PW, "name": "A"})
+    admin = requests.post(anode.url + "/v1/sessions",
+                          json={"email": "admin@example.com", "password": PW, "device_name": "t"}).json()
+    u, t = _user(anode, "idem-status@example.com")
+    url = anode.url + f"/v1/admin/users/{u['id']}/status"
+    h = {**_h(admin), "Idempotency-Key": "status-change-1"}
+    first = requests.post(url, json={"status": "restricted", "reason": "spam"}, headers=h)
+    assert first.status_code == 200 and "Idempotency-Replayed" not in first.headers
+    again = requests.post(url, json={"status": "restricted", "reason": "spam"}, headers=h)
+    assert again.status_code == 200 and again.headers["Idempotency-Replayed"] == "true"
+    assert again.json() == first.json()
+    other = requests.post(url, json={"status": "active", "reason": "spam"}, headers=h)
+    assert other.status_code == 422
+    assert other.json()["type"] == "/problems/idempotency-key-reused"
+    # Nothing changed: still restricted. And the change was logged once.
+    r = requests.patch(anode.url + "/v1/me", json={"name": "Still"}, headers=_h(t))
+    assert r.status_code == 403 and r.json()["detail"] == "account restricted"
+    time.sleep(0.1)                         # the log thread writes every 20 ms
+    logged = [line for line in anode.logs().splitlines()
+              if "admin.user_status" in line and u["id"] in line]
+    assert len(logged) == 1, logged

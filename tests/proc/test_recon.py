@@ -110,6 +110,35 @@ def test_bad_uploads_are_refused(c3, admin):
     assert res["rows"] == 0 and res["matched"] == 0
 
 
+def test_a_retried_report_is_the_same_reconciliation(c3, admin):
+    """With an Idempotency-Key a retry (through any node) gets the first
+    reconciliation back and starts no second job; the key with another
+    report is refused. Without a key each upload is a job of its own."""
+    nobody = "pay_01JD" + "Z" * 22                 # well-formed, never made
+    report = (HEADER + f"midtrans,m-1,{nobody},1000,settlement,{_at()}\n").encode()
+    key = {"Idempotency-Key": "recon-retry-1"}
+    post = lambda n, body, extra=key: requests.post(
+        _url(c3, n) + "/v1/admin/reconciliations", data=body,
+        headers=dict(admin["h"], **{"Content-Type": "text/csv"}, **extra))
+    first = post(0, report)
+    assert first.status_code == 201 and "Idempotency-Replayed" not in first.headers, first.text
+    rid = first.json()["id"]
+    for n in (0, 1, 2):
+        again = post(n, report)
+        assert again.status_code == 201, again.text
+        assert again.headers["Idempotency-Replayed"] == "true"
+        assert again.json() == {"id": rid, "status": "running"}
+        assert again.headers["Location"] == f"/v1/admin/reconciliations/{rid}"
+    _problem(post(1, report + f"xendit,x-1,pay_01JD{'Y' * 22},5,PAID,{_at()}\n".encode()),
+             422, "idempotency-key-reused")
+    res, _ = _done(c3, admin, rid)
+    assert res["rows"] == 1 and res["missing_in_ledger_count"] == 1
+    # the same report under no key (or another key) is a new job
+    other = post(2, report, {})
+    assert other.status_code == 201 and other.json()["id"] != rid
+    _done(c3, admin, other.json()["id"])
+
+
 def test_a_large_report_streams_with_progress(c3, admin):
     n = int(os.environ.get("PASAR_RECON_ROWS", "30000"))
 
