@@ -128,6 +128,23 @@ ed_acct_read (ed_req_t *req, uint16_t type, const char *key, uint16_t msg, const
     return rt_read (ed_req_runtime (req), &r, (int) o->ask_timeout_ms, rep);
 }
 
+int
+ed_acct_user_visible (ed_req_t *req, const char *id)
+{
+    if (!ed_id_valid ("usr_", id))
+        return 0;
+    char st[16];
+    if (ed_acct_user_status (req, id, NULL, st))
+        return strcmp (st, "banned") != 0;     /* as USER_PUBLIC would answer */
+    rt_reply_t rep;
+    int rc = ed_acct_read (req, AC_TYPE_USER, id, USER_PUBLIC, NULL, 0, &rep);
+    if (rc)
+        return rc;
+    int status = rep.status;
+    rt_reply_free (&rep);
+    return status == 200;
+}
+
 bool
 ed_acct_user_status (ed_req_t *req, const char *user, const char *sid, char status[16])
 {

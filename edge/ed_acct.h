@@ -25,6 +25,11 @@ int ed_acct_verify (const char *hash, const char *pw);
 int ed_acct_ask (ed_req_t *req, uint16_t type, const char *key, uint16_t msg,
                  const void *body, size_t len, const char *idem_scope, rt_reply_t *rep);
 
+/*  Whether id is a user others may see (exists, not banned): 1 or 0, or
+    an rt_err_t (< 0) when its node cannot say. One index get where the
+    user's shard is served here; else a USER_PUBLIC query. */
+int ed_acct_user_visible (ed_req_t *req, const char *id);
+
 /*  Ask the anchor of a create's Idempotency-Key (an actor that records
     the key and sends the create on durably), under scope, and read the
     created entity's id from its answer's field into first (the first

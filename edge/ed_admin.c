@@ -74,7 +74,7 @@ ed_admin_flags (ed_req_t *req)
     }
     ac_map_destroy (&m);
     rt_reply_free (&rep);
-    ed_reply_json (req, 200, json_pack ("{s:o, s:n}", "items", items, "next_cursor"));
+    ed_reply_list (req, items);
 }
 
 void

@@ -13,6 +13,44 @@ ed_utf8_len (const char *s)
 }
 
 bool
+ed_utf8_valid (const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p++;
+        if (c == 0)
+            return false;
+        if (c < 0x80)
+            continue;
+        /*  The sequence's length and the smallest and largest allowed
+            second byte (which rules out overlongs, surrogates and
+            code points past U+10FFFF). */
+        int more;
+        unsigned lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf)
+            more = 1;
+        else if (c >= 0xe0 && c <= 0xef) {
+            more = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80;
+            hi = c == 0xed ? 0x9f : 0xbf;
+        }
+        else if (c >= 0xf0 && c <= 0xf4) {
+            more = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;
+        }
+        else
+            return false;
+        if (end - p < more || *p < lo || *p > hi)
+            return false;
+        for (int i = 0; i < more; i++, p++)
+            if ((*p & 0xc0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+bool
 ed_json_depth_ok (const char *buf, size_t len, int max_depth)
 {
     int depth = 0;

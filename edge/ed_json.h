@@ -66,4 +66,9 @@ bool ed_json_depth_ok (const char *buf, size_t len, int max_depth);
     already rejected invalid UTF-8). */
 size_t ed_utf8_len (const char *s);
 
+/*  Whether s[0..n) is UTF-8 as RFC 3629 has it (no overlong forms, no
+    surrogates, nothing past U+10FFFF) with no NUL: for text that did not
+    come through jansson, such as a decoded query string. */
+bool ed_utf8_valid (const char *s, size_t n);
+
 #endif

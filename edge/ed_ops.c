@@ -38,13 +38,17 @@ ed_ops_cluster (ed_req_t *req)
 {
     rt_cluster_view_t v;
     rt_cluster_view (ed_req_runtime (req), &v);
+    const ed_options_t *o = ed_server_options (ed_req_server (req));
     json_t *nodes = json_array ();
-    for (size_t i = 0; nodes && i < v.nnodes; i++)
+    for (size_t i = 0; nodes && i < v.nnodes; i++) {
+        /*  A lone node's runtime has no node table: its address is ours. */
+        const char *http = v.nodes[i].self && !v.nodes[i].http[0] ? o->listen
+                                                                             : v.nodes[i].http;
         json_array_append_new (nodes, json_pack ("{s:s, s:s, s:b, s:i, s:b}", "id", v.nodes[i].id,
-                                                 "http", v.nodes[i].http, "up", v.nodes[i].up,
+                                                 "http", http, "up", v.nodes[i].up,
                                                  "shards_owned", (int) v.nodes[i].shards_owned,
                                                  "leaving", v.nodes[i].leaving));
-    const ed_options_t *o = ed_server_options (ed_req_server (req));
+    }
     ed_reply_json (req, 200, json_pack ("{s:s, s:I, s:i, s:o, s:i}", "name", o->cluster_name,
                                         "epoch", (json_int_t) v.epoch, "shards", (int) v.shards,
                                         "nodes", nodes, "handoffs_in_progress",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include "ed_presence.h"
 #include "ed_server.h"
+#include "ed_acct.h"
 #include "ed_ttlmap.h"
 #include "actors/ac_types.h"
 
@@ -67,6 +68,16 @@ ed_presence_get (ed_req_t *req)
             seen = shared;
             known = true;
         }
+    }
+    /*  Never seen: maybe no such user (API.md: 404), asked only then,
+        so heartbeating users cost no read. */
+    int visible = known ? 1 : ed_acct_user_visible (req, id);
+    if (visible <= 0) {
+        if (visible < 0)
+            ed_reply_rt_error (req, visible);
+        else
+            ed_reply_problem (req, ED_P_NOT_FOUND, "no such user");
+        return;
     }
     char at[32];
     if (known)

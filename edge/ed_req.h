@@ -45,6 +45,9 @@ typedef struct {
 
 /*  Default body limit (API.md): 64 KiB. */
 #define ED_BODY_MAX_DEFAULT (64u * 1024)
+/*  API.md: a list's limit is 1..100 (default 20 where a list is paged by
+    its actor; ed_reply_list's short lists default to whole). */
+#define ED_PAGE_MAX 100
 
 /*  body_max of a route (schema NULL) whose handler reads the body itself,
     as a stream (ed_req_read), with its own limit and content type: a
@@ -111,6 +114,13 @@ void ed_reply_header (ed_req_t *req, const char *name, const char *value);
 
 /*  application/json; takes ownership of body (may be NULL for no body). */
 void ed_reply_json (ed_req_t *req, int status, json_t *body);
+
+/*  200 {items, next_cursor} for a short list held whole (a user's
+    sessions, the review queue), sliced by the query's limit (1..100;
+    absent: the whole list, which is bounded) and cursor ("o" and the
+    offset of the next item, as this made it); a bad limit or cursor is
+    400 and nothing else. Takes items. */
+void ed_reply_list (ed_req_t *req, json_t *items);
 
 /*  Raw bytes with a content type. */
 void ed_reply_bytes (ed_req_t *req, int status, const char *ctype, const void *body, size_t len);

@@ -35,6 +35,7 @@ struct ed_server {
     rt_runtime_t *rt;
     ed_options_t  opts;
     char          node_id[32];
+    char          listen[128];      /* opts.listen, kept: GET /v1/cluster */
     char          cluster_name[64];
     ed_metrics_t *metrics;
     const char  **labels;           /* "METHOD pattern" per route */
@@ -282,6 +283,39 @@ ed_reply_rt_error (ed_req_t *req, int err)
     }
 }
 
+void
+ed_reply_list (ed_req_t *req, json_t *items)
+{
+    char buf[32], *end;
+    size_t total = json_array_size (items), off = 0, limit = total;
+    if (ed_req_query (req, "limit", buf, sizeof buf)) {
+        long n = strtol (buf, &end, 10);
+        if (!*buf || *end || n < 1 || n > ED_PAGE_MAX) {
+            json_decref (items);
+            ed_reply_problem (req, ED_P_MALFORMED, "limit must be 1..100");
+            return;
+        }
+        limit = (size_t) n;
+    }
+    if (ed_req_query (req, "cursor", buf, sizeof buf)) {
+        long long n = buf[0] == 'o' ? strtoll (buf + 1, &end, 10) : -1;
+        if (buf[0] != 'o' || !buf[1] || *end || n < 1 || n > (long long) total) {
+            json_decref (items);
+            ed_reply_problem (req, ED_P_MALFORMED, "not a cursor of this list");
+            return;
+        }
+        off = (size_t) n;
+    }
+    json_t *page = json_array ();
+    for (size_t i = off; i < total && i < off + limit; i++)
+        json_array_append (page, json_array_get (items, i));
+    json_decref (items);
+    char next[32];
+    snprintf (next, sizeof next, "o%zu", off + limit);
+    ed_reply_json (req, 200, json_pack ("{s:o, s:s?}", "items", page, "next_cursor",
+                                        off + limit < total ? next : NULL));
+}
+
 /* ---- reading ----------------------------------------------------------------- */
 
 const ed_route_t *ed_req_route (ed_req_t *req) { return req->route; }
@@ -368,6 +402,24 @@ ed_req_fingerprint (ed_req_t *req)
 }
 
 /* ---- the pipeline -------------------------------------------------------------- */
+
+/*  Every query parameter, decoded, must be UTF-8 without NUL (API.md: a
+    bad query is 400), so no handler sees bytes it cannot store or match. */
+static bool
+s_query (ed_req_t *req)
+{
+    const char *qs = req->ri->query_string;
+    if (!qs || !*qs)
+        return true;
+    size_t len = strlen (qs);
+    char *dec = malloc (len + 1);   /* decoding never lengthens */
+    int n = dec ? mg_url_decode (qs, (int) len, dec, (int) len + 1, 1) : -1;
+    bool ok = n >= 0 && ed_utf8_valid (dec, (size_t) n);
+    free (dec);
+    if (!ok)
+        ed_reply_problem (req, ED_P_MALFORMED, "the query string is not UTF-8 (or holds NUL)");
+    return ok;
+}
 
 /*  Split a copy of req->path into segments; captures point into it. */
 static bool
@@ -644,7 +696,7 @@ s_handle (struct mg_connection *conn, void *cbdata)
     s_route (req);
     if (req->replied)
         goto out;
-    if (s_auth (req) && s_body (req) && s_idempotency (req))
+    if (s_auth (req) && s_query (req) && s_body (req) && s_idempotency (req))
         req->route->handler (req);
     if (!req->replied)
         ed_reply_problem (req, ED_P_INTERNAL, "handler gave no answer");
@@ -721,7 +773,8 @@ ed_server_new (rt_runtime_t *rt, const ed_options_t *opts, char *err, size_t err
     snprintf (self->cluster_name, sizeof self->cluster_name, "%s",
               opts->cluster_name ? opts->cluster_name : "local");
     self->opts.cluster_name = self->cluster_name;
-    self->opts.listen = NULL;
+    snprintf (self->listen, sizeof self->listen, "%s", opts->listen ? opts->listen : "");
+    self->opts.listen = self->listen;
     if (!self->opts.listing_lifetime_s)
         self->opts.listing_lifetime_s = 30 * 86400;
     if (!self->opts.payment_expiry_s)

@@ -332,8 +332,8 @@ ed_sessions_list (ed_req_t *req)
     }
     ac_map_destroy (&m);
     rt_reply_free (&rep);
-    /*  At most AC_USER_SESSIONS_MAX: one page, never a cursor. */
-    ed_reply_json (req, 200, json_pack ("{s:o, s:n}", "items", items, "next_cursor"));
+    /*  At most AC_USER_SESSIONS_MAX: whole unless a limit is asked for. */
+    ed_reply_list (req, items);
 }
 
 void

@@ -80,26 +80,13 @@ s_amount (ed_req_t *req, int64_t *amount)
 static bool
 s_user_exists (ed_req_t *req, const char *id, const char *field)
 {
-    char st[16];
-    bool valid = ed_id_valid ("usr_", id);
-    if (valid && ed_acct_user_status (req, id, NULL, st)) {
-        /*  The user's index entry, as USER_PUBLIC would answer: a banned
-            user does not exist for others. */
-        if (strcmp (st, "banned"))
-            return true;
+    int rc = ed_acct_user_visible (req, id);
+    if (rc < 0) {
+        ed_reply_rt_error (req, rc);
+        return false;
     }
-    else if (valid) {
-        rt_reply_t rep;
-        int rc = ed_acct_read (req, AC_TYPE_USER, id, USER_PUBLIC, NULL, 0, &rep);
-        if (rc) {
-            ed_reply_rt_error (req, rc);
-            return false;
-        }
-        int status = rep.status;
-        rt_reply_free (&rep);
-        if (status == 200)
-            return true;
-    }
+    if (rc)
+        return true;
     if (field)
         ed_reply_invalid_field (req, field, "no such user");
     else

@@ -159,3 +159,48 @@ def test_status_change_honours_the_idempotency_key(anode):
     logged = [line for line in anode.logs().splitlines()
               if "admin.user_status" in line and u["id"] in line]
     assert len(logged) == 1, logged
+
+
+def test_lone_node_cluster_view_and_flag_pages(pasar_bin_path, tmp_path):
+    # A node of its own: the failed logins below count against the
+    # address, and the module's node has had its share.
+    n = Node(pasar_bin_path, tmp_path, extra_toml='admin_emails = ["admin@example.com"]').start()
+    try:
+        requests.post(n.url + "/v1/users", json={"email": "admin@example.com", "password": PW, "name": "A"})
+        admin = requests.post(n.url + "/v1/sessions",
+                              json={"email": "admin@example.com", "password": PW, "device_name": "t"}).json()
+        view = requests.get(n.url + "/v1/cluster", headers=_h(admin)).json()
+        assert [x["http"] for x in view["nodes"]] == [n.url.split("//", 1)[1]]
+        for k in range(2):                  # each a login_throttled flag
+            for _ in range(6):
+                requests.post(n.url + "/v1/sessions",
+                              json={"email": f"nobody{k}@example.com", "password": "wrong password x",
+                                    "device_name": "t"})
+        for _ in range(100):
+            whole = _flags(n, admin)
+            if len(whole) >= 2:
+                break
+            time.sleep(0.02)
+        assert len(whole) >= 2, whole
+        r = requests.get(n.url + "/v1/admin/flags", headers=_h(admin), params={"limit": 1})
+        assert r.status_code == 200 and len(r.json()["items"]) == 1 and r.json()["next_cursor"]
+        r2 = requests.get(n.url + "/v1/admin/flags", headers=_h(admin),
+                          params={"limit": 1, "cursor": r.json()["next_cursor"]})
+        assert r2.json()["items"] == whole[1:2]
+        for q in ({"limit": 0}, {"cursor": "bad"}):
+            assert requests.get(n.url + "/v1/admin/flags", headers=_h(admin),
+                                params=q).status_code == 400, q
+    finally:
+        assert n.stop() == 0, n.logs()
+
+
+def test_presence_of_no_such_user_is_404(anode):
+    u, t = _user(anode, "present@example.com")
+    r = requests.get(anode.url + f"/v1/users/{u['id']}/presence", headers=_h(t))
+    assert r.status_code == 200 and r.json() == {"status": "offline", "last_seen_at": None}
+    assert requests.post(anode.url + "/v1/presence/heartbeat", headers=_h(t)).status_code == 204
+    assert requests.get(anode.url + f"/v1/users/{u['id']}/presence",
+                        headers=_h(t)).json()["status"] == "online"
+    for nobody in ("usr_01M8T64RF0VAWRXAMQNGT4HCKZ", "garbage"):
+        r = requests.get(anode.url + f"/v1/users/{nobody}/presence", headers=_h(t))
+        assert r.status_code == 404 and r.json()["type"] == "/problems/not-found", nobody

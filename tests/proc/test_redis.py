@@ -77,7 +77,9 @@ def test_revocation_reaches_the_other_node_within_1s(pair):
     a, b, _ = pair
     u = _register(a, "revoke-far@example.com")
     t = _login(a, "revoke-far@example.com").json()
-    assert _presence(b, t, u["id"]).status_code == 200    # one secret: B trusts A's token
+    # One secret: B trusts A's token (404: B has none of A's users, so
+    # the presence of one it never saw heartbeat is "no such user").
+    assert _presence(b, t, u["id"]).status_code == 404
     r = requests.delete(a.url + f"/v1/sessions/{t['session_id']}", headers=_auth(t))
     assert r.status_code == 204
     start = time.monotonic()
@@ -90,9 +92,10 @@ def test_presence_is_shared(pair):
     a, b, _ = pair
     u = _register(a, "pres-shared@example.com")
     t = _login(a, "pres-shared@example.com").json()
-    assert _presence(b, t, u["id"]).json()["status"] == "offline"
+    assert _presence(a, t, u["id"]).json()["status"] == "offline"
+    assert _presence(b, t, u["id"]).status_code == 404      # B has none of A's users ...
     assert requests.post(a.url + "/v1/presence/heartbeat", headers=_auth(t)).status_code == 204
-    p = _presence(b, t, u["id"]).json()
+    p = _presence(b, t, u["id"]).json()                     # ... but hears of it through Redis
     assert p["status"] == "online" and p["last_seen_at"].endswith("Z")
 
 

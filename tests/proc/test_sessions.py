@@ -329,3 +329,41 @@ def test_refresh_replay_after_the_grace_window_revokes_the_session(node):
     assert r.status_code == 401 and r.json()["type"] == "/problems/unauthorized"
     assert _me(node, t2["access_token"]).status_code == 401
     assert _refresh(node, t2["refresh_token"]).status_code == 401
+
+
+def test_sessions_list_pages_by_limit_and_cursor(node):
+    u = _register(node, "pages@example.com")
+    tokens = [_login(node, "pages@example.com", device=f"d{k}").json() for k in range(5)]
+    h = {"Authorization": f"Bearer {tokens[-1]['access_token']}"}
+    url = node.url + "/v1/sessions"
+    whole = requests.get(url, headers=h).json()
+    assert len(whole["items"]) == 5 and whole["next_cursor"] is None
+    seen, cursor = [], None
+    while True:
+        r = requests.get(url, headers=h, params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["items"]) <= 2
+        seen += [s["id"] for s in r.json()["items"]]
+        cursor = r.json()["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [s["id"] for s in whole["items"]]
+    for q in ({"limit": 0}, {"limit": 101}, {"limit": "x"}, {"cursor": "zzz"}, {"cursor": "o99"},
+              {"cursor": "o0"}):
+        r = requests.get(url, headers=h, params=q)
+        assert r.status_code == 400 and r.json()["type"] == "/problems/malformed-request", q
+    assert u["id"]
+
+
+def test_query_strings_must_be_utf8(node):
+    """API.md: invalid UTF-8 anywhere in the query is a 400, on every
+    route, before the handler; valid UTF-8 is served."""
+    for q in ("city=%ff", "city=%c3%28", "province=%ff", "q=abc%ff", "city=a%00b", "q=murah%c3",
+              "q=%ed%a0%80", "q=%f4%90%80%80", "q=%c0%af"):
+        r = requests.get(node.url + "/v1/listings?" + q)
+        assert r.status_code == 400, (q, r.text)
+        assert r.json()["type"] == "/problems/malformed-request"
+        assert "UTF-8" in r.json()["detail"]
+    for q in ("q=caf%C3%A9", "city=Bekasi+Timur", "city=%F0%9F%9A%B2"):
+        assert requests.get(node.url + "/v1/listings?" + q).status_code == 200, q
+    assert requests.get(node.url + "/healthz?x=%ff").status_code == 400     # every route
