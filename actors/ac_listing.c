@@ -218,6 +218,14 @@ s_encode (const void *state, rt_buf_t *out)
 const char *ac_listing_title (const listing_t *l) { return l->title ? l->title : ""; }
 const char *ac_listing_description (const listing_t *l) { return l->description ? l->description : ""; }
 
+/*  The status others see: an active listing an open order holds is
+    "reserved" (API.md), out of search until the order ends. */
+static const char *
+s_shown (const listing_t *l)
+{
+    return l->reserved && !strcmp (l->status, "active") ? "reserved" : l->status;
+}
+
 void
 ac_listing_render (ac_enc_t *e, const listing_t *l)
 {
@@ -250,7 +258,7 @@ ac_listing_render (ac_enc_t *e, const listing_t *l)
         msgpack_pack_str_body (&e->pk, l->images + i, k);
     }
     ac_enc_str (e, "condition", l->condition);
-    ac_enc_str (e, "status", l->status);
+    ac_enc_str (e, "status", s_shown (l));
     ac_enc_int (e, "version", l->version);
     ac_enc_str (e, "created_at", created);
     ac_enc_str (e, "updated_at", updated);
@@ -641,7 +649,7 @@ s_index (const rt_addr_t *addr, const void *state, rt_index_emit_fn *emit, void 
     ix_t x = { .emit = emit, .sink = sink, .id = l->id + 4 };
     for (int i = 0; i < 8; i++)
         x.price[i] = (uint8_t) ((uint64_t) l->amount >> (56 - 8 * i));
-    ac_summary_t s = { .status = ac_status_code (l->status),
+    ac_summary_t s = { .status = ac_status_code (s_shown (l)),
                        .category = ac_category_code (l->category),
                        .condition = ac_condition_code (l->condition),
                        .price = l->amount, .updated_ms = l->updated_ms };
@@ -656,7 +664,7 @@ s_index (const rt_addr_t *addr, const void *state, rt_index_emit_fn *emit, void 
     seller[0] = 's';
     memcpy (seller + 1, s.seller, AC_ID_LEN);
     s_pair (&x, seller, sizeof seller);
-    if (strcmp (l->status, "active"))
+    if (strcmp (s_shown (l), "active"))
         return;
     s_pair (&x, (const uint8_t *) "a", 1);
     uint8_t cat[2] = { 'c', s.category };

@@ -29,7 +29,8 @@ static const char *const s_categories[] = {
     "cars", "motorcycles", "property", "electronics", "fashion", "hobbies", "jobs",
     "services", "other", NULL,
 };
-static const char *const s_statuses[] = { "active", "sold", "expired", NULL };
+/*  Codes are stored in the index: new ones go at the end. */
+static const char *const s_statuses[] = { "active", "sold", "expired", "reserved", NULL };
 static const char *const s_conditions[] = { "new", "used", NULL };
 
 static uint8_t

@@ -42,7 +42,7 @@
 #define AC_SEARCH_WORDS_MAX 8
 
 typedef struct {
-    uint8_t status;             /* 1 active, 2 sold, 3 expired */
+    uint8_t status;             /* 1 active, 2 sold, 3 expired, 4 reserved */
     uint8_t category;           /* 1.. in API.md's order */
     uint8_t condition;          /* 1 new, 2 used */
     int64_t price;

@@ -42,7 +42,7 @@
 
 typedef struct {
     char     sort;                  /* n a d */
-    char     category[16], condition[8], status[8];
+    char     category[16], condition[8], status[16];
     char     city[808], province[808];     /* lower-cased: up to 1.5 times the bytes */
     char     seller[32];
     char     q[Q_MAX * 4 + 1];
@@ -200,7 +200,7 @@ s_parse (ed_req_t *req, search_t *s)
     }
     if (ed_req_query (req, "status", s->status, sizeof s->status)) {
         if (!ac_status_code (s->status))
-            return s_bad (req, "status", "active, sold or expired");
+            return s_bad (req, "status", "active, reserved, sold or expired");
         /*  Only sellers see their listings that are not active. */
         const char *me = ed_req_user (req);
         if (strcmp (s->status, "active") && (!me || strcmp (me, s->seller))) {

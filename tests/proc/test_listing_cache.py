@@ -85,6 +85,31 @@ def test_expiry_is_not_hidden_by_the_cache(env):
         time.sleep(0.1)
 
 
+def test_an_order_is_seen_at_once_through_the_cache(env):
+    """An order reserves the listing by messages, not through the listing
+    routes: the cached copy must not keep showing it active."""
+    c, _ = env
+    h, buyer = _seller(c), _seller(c)
+    lid = requests.post(c.url("n1") + "/v1/listings", json=BODY, headers=h).json()["id"]
+    for node in ("n1", "n2", "n1", "n2"):           # cached on both
+        assert requests.get(c.url(node) + f"/v1/listings/{lid}").json()["status"] == "active"
+    o = requests.post(c.url("n2") + "/v1/orders", json={"listing_id": lid, "payment_method": "cod"},
+                      headers=dict(buyer, **{"Idempotency-Key": uuid.uuid4().hex}))
+    assert o.status_code == 201, o.text
+    deadline = time.monotonic() + 2
+    while any(requests.get(c.url(n) + f"/v1/listings/{lid}").json()["status"] != "reserved"
+              for n in ("n1", "n2")):
+        assert time.monotonic() < deadline, "a cached copy still shows the listing active"
+        time.sleep(0.05)
+    r = requests.post(c.url("n1") + f"/v1/orders/{o.json()['id']}/cancel", headers=buyer)
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 2
+    while any(requests.get(c.url(n) + f"/v1/listings/{lid}").json()["status"] == "reserved"
+              for n in ("n1", "n2")):
+        assert time.monotonic() < deadline, "a cached copy still shows the listing reserved"
+        time.sleep(0.05)
+
+
 def test_redis_down_reads_still_answer(env):
     c, redis = env
     h = _seller(c)

@@ -74,6 +74,12 @@ def _listing_status(c, lid):
     return requests.get(_url(c) + f"/v1/listings/{lid}").json()["status"]
 
 
+def _searched(c, params, who=None):
+    r = requests.get(_url(c, 2) + "/v1/listings", params=params, headers=who["h"] if who else {})
+    assert r.status_code == 200, r.text
+    return [x["id"] for x in r.json()["items"]]
+
+
 def _editable(c, seller, lid):
     r = requests.patch(_url(c) + f"/v1/listings/{lid}", headers=seller["h"],
                        json={"title": "Helm KYT bekas mulus"})
@@ -181,6 +187,11 @@ def test_cancel_releases_escrow_and_listing(c3, admin):
     lid = _listing(c3, seller, 200000)
     o = _order(c3, buyer, lid).json()
     _eventually(lambda: _wallet(c3, buyer), (300000, 200000))
+    # API.md: the listing becomes reserved, on every node, and leaves search
+    for n in range(3):
+        assert requests.get(_url(c3, n) + f"/v1/listings/{lid}").json()["status"] == "reserved"
+    assert lid not in _searched(c3, {"seller_id": seller["id"]})
+    assert lid in _searched(c3, {"seller_id": "me", "status": "reserved"}, seller)
     r = _act(c3, seller, o["id"], "cancel", n=1)
     assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     _problem(_act(c3, buyer, o["id"], "cancel"), 409, "conflict")
@@ -188,6 +199,8 @@ def test_cancel_releases_escrow_and_listing(c3, admin):
     _settled_summary(c3, admin)
     _eventually(lambda: _wallet(c3, buyer), (300000, 0))
     _eventually(lambda: _listing_status(c3, lid), "active")
+    assert lid in _searched(c3, {"seller_id": seller["id"]})
+    assert lid not in _searched(c3, {"seller_id": "me", "status": "reserved"}, seller)
     assert _editable(c3, seller, lid)
     # and it can be bought again
     o2 = _order(c3, buyer, lid).json()
