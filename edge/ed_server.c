@@ -628,7 +628,9 @@ s_auth (ed_req_t *req)
     }
     if (live != 200) {
         req->authed = false;
-        ed_reply_header (req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        /*  RFC 6750 §3.1: no error code when no token came at all. */
+        ed_reply_header (req, "WWW-Authenticate",
+                         token ? "Bearer error=\"invalid_token\"" : "Bearer");
         ed_reply_problem (req, ED_P_UNAUTHORIZED, NULL);
         return false;
     }

@@ -122,7 +122,11 @@ def test_forged_tokens_are_all_401(node):
 
 
 def test_me_needs_a_bearer_token(node):
-    assert requests.get(node.url + "/v1/me").status_code == 401
+    r = requests.get(node.url + "/v1/me")
+    # RFC 6750 §3.1: a challenge, and no error code when no token came
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+    r = requests.get(node.url + "/v1/me", headers={"Authorization": "Bearer nonsense"})
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     good = None
     _register(node, "bearer@example.com")
     good = _login(node, "bearer@example.com").json()["access_token"]
