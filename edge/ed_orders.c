@@ -67,12 +67,13 @@ s_answer (ed_req_t *req, int rc, rt_reply_t *rep, int ok_status, bool replayed)
     int status = rep->status;
     size_t n = 0;
     char *text = status == 200 ? ed_mp_to_text (rep->body, rep->body_len, &n) : NULL;
-    /*  An order moves its listing (reserved, active again, sold) by
-        messages, not through the listing routes: the cached copy goes
+    /*  An order's writes move its listing (reserved, active again, sold)
+        by messages, not through the listing routes: the cached copy goes
         (ed_cache.h; its tombstone keeps a read in flight from putting the
-        old one back). */
+        old one back). Reads of the order leave the cache alone. */
     char listing[40];
-    if (text && ed_mp_field (rep->body, rep->body_len, "listing_id", NULL, listing, sizeof listing))
+    if (text && strcmp (ed_req_route (req)->method, "GET")
+        && ed_mp_field (rep->body, rep->body_len, "listing_id", NULL, listing, sizeof listing))
         ed_cache_invalidate (ed_server_cache (ed_req_server (req)), listing);
     rt_reply_free (rep);
     const char *d = detail[0] ? detail : NULL;
